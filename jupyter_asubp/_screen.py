@@ -1,0 +1,340 @@
+r"""What a terminal would show of a process's output, one line at a time.
+
+The screen keeps the last lines of both streams in arrival order. Within a line
+it does what a terminal does: ``\\r`` returns to the start, ``\\b`` steps back,
+``ESC [ K`` erases, and SGR codes set the colour and style of what follows.
+Other escape sequences (cursor movement, titles) are dropped, never shown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+STDOUT = "stdout"
+STDERR = "stderr"
+
+#: The style of input echoed into the screen, told apart from any SGR style.
+INPUT_STYLE = "in"
+
+# One token of terminal output: a CSI sequence, an OSC sequence, another escape,
+# a control character, or a run of ordinary text.
+_TOKEN = re.compile(
+    r"\x1b\[(?P<csi_params>[0-?]*)[ -/]*(?P<csi_final>[@-~])"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+    r"|\x1b[ -/]*[0-~]"
+    r"|(?P<control>[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f])"
+    r"|(?P<text>[^\x00-\x08\x0a-\x1f\x7f]+)"
+)
+
+# An escape sequence cut off at the end of a chunk: kept until the rest arrives.
+_UNFINISHED_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[ -/]*)?\Z")
+
+_ANY_ESCAPE = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]"
+)
+
+# Characters that need the slow path; everything else is plain text and newlines.
+_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def strip_ansi(text: str) -> str:
+    r"""Remove ANSI escape sequences (colours, cursor moves, titles) from `text`.
+
+    Examples
+    --------
+    >>> strip_ansi("\\x1b[31mred\\x1b[0m plain")
+    'red plain'
+    """
+    return _ANY_ESCAPE.sub("", text)
+
+
+@dataclass
+class Line:
+    """One line of the screen: its stream, its text and the style of each character.
+
+    `styles` is None while the whole line has the one style `style`; a style is a
+    normalised SGR parameter string such as ``"1;31"`` (empty for the default).
+    """
+
+    stream: str
+    text: str = ""
+    style: str = ""
+    styles: list[str] | None = None
+
+    def write(self, column: int, text: str, style: str) -> int:
+        """Write `text` at `column` over what is there; return the new column."""
+        end = column + len(text)
+        if self.styles is None and style == self.style and column == len(self.text):
+            self.text += text
+            return end
+
+        if self.styles is None:
+            self.styles = [self.style] * len(self.text)
+        if column > len(self.text):
+            padding = column - len(self.text)
+            self.text += " " * padding
+            self.styles += [""] * padding
+        self.text = self.text[:column] + text + self.text[end:]
+        self.styles[column:end] = [style] * len(text)
+        return end
+
+    def erase(self, start: int, end: int | None = None) -> None:
+        """Erase from `start` to `end` (the end of the line when None)."""
+        if end is None:
+            self.text = self.text[:start]
+            if self.styles is not None:
+                del self.styles[start:]
+            return
+        end = min(end, len(self.text))
+        if start < end:
+            self.write(start, " " * (end - start), "")
+
+    def runs(self) -> list[tuple[str, str]]:
+        """Return the line as (text, style) runs."""
+        if self.styles is None:
+            return [(self.text, self.style)] if self.text else []
+        runs: list[tuple[str, str]] = []
+        start = 0
+        for index in range(1, len(self.text) + 1):
+            if index == len(self.text) or self.styles[index] != self.styles[start]:
+                runs.append((self.text[start:index], self.styles[start]))
+                start = index
+        return runs
+
+
+class _Cursor:
+    """Where one stream writes next, and with which style."""
+
+    def __init__(self) -> None:
+        self.line: Line | None = None
+        self.column = 0
+        self.style = Style()
+        self.unfinished = ""
+
+
+class Style:
+    """The SGR state of a stream: colours and attributes, as a parameter string."""
+
+    def __init__(self) -> None:
+        self.attributes: set[int] = set()
+        self.foreground = ""
+        self.background = ""
+
+    @property
+    def key(self) -> str:
+        """The normalised SGR parameters, empty for the default style."""
+        parts = [str(attribute) for attribute in sorted(self.attributes)]
+        parts += [part for part in (self.foreground, self.background) if part]
+        return ";".join(parts)
+
+    def apply(self, parameters: str) -> None:
+        """Apply the parameters of one SGR sequence (``ESC [ ... m``)."""
+        codes = [int(code) if code.isdigit() else 0 for code in parameters.split(";")]
+        index = 0
+        while index < len(codes):
+            code = codes[index]
+            if code == 0:
+                self.__init__()  # type: ignore[misc]
+            elif code in (1, 2, 3, 4, 5, 7, 8, 9):
+                self.attributes.add(code)
+            elif code == 22:
+                self.attributes -= {1, 2}
+            elif 23 <= code <= 29:
+                self.attributes.discard(code - 20)
+            elif 30 <= code <= 37 or 90 <= code <= 97:
+                self.foreground = str(code)
+            elif code == 39:
+                self.foreground = ""
+            elif 40 <= code <= 47 or 100 <= code <= 107:
+                self.background = str(code)
+            elif code == 49:
+                self.background = ""
+            elif code in (38, 48):
+                # Extended colour: 5;N (256 colours) or 2;R;G;B (true colour).
+                size = {5: 2, 2: 4}.get(
+                    codes[index + 1] if index + 1 < len(codes) else 0
+                )
+                if size is None:
+                    break
+                colour = ";".join(
+                    map(str, [code, *codes[index + 1 : index + 1 + size]])
+                )
+                if code == 38:
+                    self.foreground = colour
+                else:
+                    self.background = colour
+                index += size
+            index += 1
+
+
+class Screen:
+    """The last lines of a process's output as a terminal would show them.
+
+    Parameters
+    ----------
+    max_lines : int
+        Lines kept; earlier ones are counted in `hidden_lines`.
+    max_chars : int
+        Characters kept over all lines; a longer single line keeps its end.
+    """
+
+    def __init__(self, max_lines: int = 2000, max_chars: int = 1_000_000) -> None:
+        self.max_lines = max_lines
+        self.max_chars = max_chars
+        self.lines: deque[Line] = deque()
+        self.hidden_lines = 0
+        self._chars = 0
+        self._cursors = {STDOUT: _Cursor(), STDERR: _Cursor()}
+
+    def feed(self, stream: str, text: str) -> None:
+        """Show `text` written by the process to `stream`."""
+        cursor = self._cursors[stream]
+        if cursor.unfinished:
+            text = cursor.unfinished + text
+            cursor.unfinished = ""
+        unfinished = _UNFINISHED_ESCAPE.search(text)
+        if unfinished:
+            cursor.unfinished = unfinished.group()
+            text = text[: unfinished.start()]
+
+        if _SPECIAL.search(text):
+            self._feed_terminal(stream, cursor, text)
+        else:
+            self._feed_plain(stream, cursor, text)
+        self._trim()
+
+    def echo(self, text: str) -> None:
+        """Show input sent to the process where stdout's cursor is, as a terminal does.
+
+        The input is shown in the style ``"in"``; a newline in it ends the line.
+        """
+        cursor = self._cursors[STDOUT]
+        *lines, last = text.split("\n")
+        for line in lines:
+            self._write(STDOUT, cursor, line, INPUT_STYLE)
+            cursor.line = None
+            cursor.column = 0
+        self._write(STDOUT, cursor, last, INPUT_STYLE)
+        self._trim()
+
+    def finish(self, stream: str) -> None:
+        """Show whatever escape sequence the stream left unfinished, as text."""
+        cursor = self._cursors[stream]
+        if cursor.unfinished:
+            leftover, cursor.unfinished = cursor.unfinished, ""
+            self._write(stream, cursor, leftover.replace("\x1b", "^["))
+            self._trim()
+
+    def _feed_plain(self, stream: str, cursor: _Cursor, text: str) -> None:
+        pieces = text.split("\n")
+        self._write(stream, cursor, pieces[0])
+        if len(pieces) == 1:
+            return
+
+        cursor.line = None
+        cursor.column = 0
+        middle = pieces[1:-1]
+        if len(middle) > self.max_lines:
+            self.hidden_lines += len(self.lines) + len(middle) - self.max_lines
+            self._chars = 0
+            self.lines.clear()
+            for other in self._cursors.values():
+                other.line = None
+                other.column = 0
+            middle = middle[-self.max_lines :]
+        style = cursor.style.key
+        for piece in middle:
+            self.lines.append(Line(stream, piece, style))
+            self._chars += len(piece)
+        self._write(stream, cursor, pieces[-1])
+
+    def _feed_terminal(self, stream: str, cursor: _Cursor, text: str) -> None:
+        for token in _TOKEN.finditer(text):
+            if token.group("text") is not None:
+                self._write(stream, cursor, token.group("text"))
+            elif token.group("control") is not None:
+                self._control(cursor, token.group("control"))
+            elif token.group("csi_final") is not None:
+                self._csi(cursor, token.group("csi_params"), token.group("csi_final"))
+
+    def _control(self, cursor: _Cursor, character: str) -> None:
+        if character == "\n":
+            cursor.line = None
+            cursor.column = 0
+        elif character == "\r":
+            cursor.column = 0
+        elif character == "\b":
+            cursor.column = max(cursor.column - 1, 0)
+
+    def _csi(self, cursor: _Cursor, parameters: str, final: str) -> None:
+        count = int(parameters) if parameters.isdigit() else 0
+        if final == "m":
+            cursor.style.apply(parameters)
+        elif final == "K" and cursor.line is not None:
+            before = len(cursor.line.text)
+            if count == 0:
+                cursor.line.erase(cursor.column)
+            elif count == 1:
+                cursor.line.erase(0, cursor.column + 1)
+            else:
+                cursor.line.erase(0)
+            self._chars += len(cursor.line.text) - before
+        elif final == "D":
+            cursor.column = max(cursor.column - max(count, 1), 0)
+        elif final == "C":
+            cursor.column += max(count, 1)
+        elif final == "G":
+            cursor.column = max(count - 1, 0)
+
+    def _write(
+        self, stream: str, cursor: _Cursor, text: str, style: str | None = None
+    ) -> None:
+        if not text:
+            return
+        style = cursor.style.key if style is None else style
+        if cursor.line is None:
+            cursor.line = Line(stream, style=style)
+            self.lines.append(cursor.line)
+        before = len(cursor.line.text)
+        cursor.column = cursor.line.write(cursor.column, text, style)
+        self._chars += len(cursor.line.text) - before
+
+    def _trim(self) -> None:
+        while len(self.lines) > 1 and (
+            len(self.lines) > self.max_lines or self._chars > self.max_chars
+        ):
+            line = self.lines.popleft()
+            self._chars -= len(line.text)
+            self.hidden_lines += 1
+            for cursor in self._cursors.values():
+                if cursor.line is line:
+                    # The line goes on off screen; its next text starts a new one.
+                    cursor.line = None
+                    cursor.column = 0
+
+    def render(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """Return the kept lines as (stream, runs), each line at most `max_chars`."""
+        rendered = []
+        for line in self.lines:
+            runs = line.runs()
+            if len(line.text) > self.max_chars:
+                runs = _last_chars(runs, self.max_chars)
+            rendered.append((line.stream, runs))
+        return rendered
+
+    def plain_lines(self) -> list[tuple[str, str]]:
+        """Return the kept lines as (stream, text) without colours."""
+        return [(line.stream, line.text[-self.max_chars :]) for line in self.lines]
+
+
+def _last_chars(runs: list[tuple[str, str]], count: int) -> list[tuple[str, str]]:
+    kept: list[tuple[str, str]] = []
+    for text, style in reversed(runs):
+        if count <= 0:
+            break
+        kept.append((text[-count:], style))
+        count -= len(text)
+    kept.reverse()
+    return [("\u2026", ""), *kept]
