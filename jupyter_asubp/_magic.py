@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
+import shlex
 from typing import Any, cast
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Int
 
 from ._errors import ProcessFailedError, StartError
 from ._process import Process, mark_cell_task, processes, run_in_background
+from ._terminal import run_in_foreground
 from ._view import Limits, View, view_of
 
 # A cell or line that starts with the magic at the top level. It becomes an
@@ -93,8 +95,9 @@ class AsubpMagics(Magics):
     @argument(
         "command",
         nargs=argparse.REMAINDER,
-        help="for %%asubp: nothing (the cell is the script); for %asubp: a command "
-        "and its arguments, run without a shell",
+        # argparse %-formats help: "%%" shows as "%".
+        help="for %%%%asubp: nothing (the cell is the script); for %%asubp: a "
+        "command and its arguments, run without a shell",
     )
     @line_cell_magic
     def asubp(self, line: str, cell: str | None = None) -> None:
@@ -142,9 +145,13 @@ class AsubpMagics(Magics):
             return
 
         process = self._process(options, cell)
-        view_of(process).display()
-        await self._start(process, options)
-        if options.wait:
+        if getattr(self.shell, "kernel", None) is None:
+            # No kernel keeps the loop running between cells: run in the foreground.
+            await run_in_foreground(process, lambda: self._start(process, options))
+        else:
+            view_of(process).display()
+            await self._start(process, options)
+        if options.wait or getattr(self.shell, "kernel", None) is None:
             await process.wait()
             if process.returncode and not options.no_raise:
                 raise ProcessFailedError(
@@ -155,7 +162,13 @@ class AsubpMagics(Magics):
                 )
 
     def _parse(self, line: str, cell: str | None) -> Any:
-        options = parse_argstring(self.asubp, line)
+        # Split like a POSIX shell: IPython's parse_argstring keeps the quotes, so
+        # --env 'A=b c' or %asubp python3 -c 'print(1)' would get them too.
+        try:
+            argv = shlex.split(line)
+        except ValueError as error:
+            raise UsageError(f"cannot split the options: {error}") from None
+        options = self.asubp.parser.parse_args(argv)
         if cell is not None and options.command:
             raise UsageError(
                 f"unexpected arguments {' '.join(options.command)!r}: in %%asubp the "
@@ -297,6 +310,11 @@ def await_magics(lines: list[str]) -> list[str]:
             text = _RUN_MAGIC.format(line.group("line"), None) + "\n"
         rewritten.append(text)
     return rewritten
+
+
+# Whether a cell is complete is judged on the magic as written: a %%asubp cell
+# ends at a blank line, as any cell magic does.
+await_magics.has_side_effects = True  # type: ignore[attr-defined]
 
 
 def _mark_cell(*_: Any) -> None:
