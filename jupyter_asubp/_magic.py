@@ -80,7 +80,22 @@ class AsubpMagics(Magics):
         action="store_true",
         help="send stderr into stdout, keeping their exact order",
     )
-    @argument("--max-lines", type=int, help="lines of output the view keeps")
+    @argument(
+        "--max-lines",
+        type=int,
+        help="lines of output the view and the transcript keep (2000)",
+    )
+    @argument(
+        "--max-chars",
+        type=int,
+        help="characters of output the view and the transcript keep (1000000)",
+    )
+    @argument(
+        "--max-bytes",
+        type=int,
+        help="bytes of each stream the handle keeps; the rest is dropped and its "
+        "text says so (default: all, spilling to a temporary file)",
+    )
     @argument("--out", metavar="VAR", help="bind stdout's text to VAR when it ends")
     @argument("--err", metavar="VAR", help="bind stderr's text to VAR when it ends")
     @argument("--input", metavar="TEXT", help="send TEXT to stdin, then close it")
@@ -183,6 +198,11 @@ class AsubpMagics(Magics):
             )
         if options.max_lines is not None and options.max_lines < 1:
             raise UsageError(f"--max-lines must be at least 1, not {options.max_lines}")
+        for option in ("max_chars", "max_bytes"):
+            value = getattr(options, option)
+            if value is not None and value < 1:
+                flag = "--" + option.replace("_", "-")
+                raise UsageError(f"{flag} must be at least 1, not {value}")
         for variable in (options.name, options.out, options.err):
             if variable is not None and not variable.isidentifier():
                 raise UsageError(f"{variable!r} is not a Python variable name")
@@ -206,6 +226,7 @@ class AsubpMagics(Magics):
                 env=options.environment,
                 shell=options.shell,
                 encoding=options.encoding,
+                max_bytes=options.max_bytes,
                 timeout=options.timeout,
                 merge_stderr=options.merge_stderr,
                 name=options.name,
@@ -213,7 +234,9 @@ class AsubpMagics(Magics):
         except StartError as error:
             raise UsageError(str(error)) from None
         process._view = View(
-            process, options.max_lines or self.max_lines, self.max_chars
+            process,
+            options.max_lines or self.max_lines,
+            options.max_chars or self.max_chars,
         )
         if options.name:
             self.shell.user_ns[options.name] = process  # type: ignore[union-attr]
@@ -239,8 +262,13 @@ class AsubpMagics(Magics):
     async def _manage(self, options: Any) -> None:
         if options.kill:
             targets = _find(options.kill)
-            await asyncio.gather(*(p.stop() for p in targets if p.running))
-            print(f"stopped {len(targets)} process(es)")
+            running = [p for p in targets if p.running]
+            await asyncio.gather(*(p.stop() for p in running))
+            ended = len(targets) - len(running)
+            print(
+                f"stopped {len(running)} process(es)"
+                + (f"; {ended} had already ended" if ended else "")
+            )
         if options.list:
             display({"text/plain": _table(processes())}, raw=True)
 

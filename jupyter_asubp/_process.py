@@ -6,17 +6,25 @@ import asyncio
 import atexit
 import codecs
 import contextlib
-import ctypes
+import contextvars
 import logging
 import os
 import re
 import shlex
+import shutil
 import signal
 import sys
 import time
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Sequence,
+)
 from typing import Any
 
 import psutil
@@ -42,7 +50,15 @@ DEFAULT_GRACE = 2.0
 # from the signal handler without writing to the loop's self-pipe).
 _WAKE_INTERVAL = 0.1
 
-_PR_SET_DEATHSIG = 1
+# The child gets SIGKILL if the kernel dies without cleaning up (on Linux).
+# Setting this through `preexec_fn` would force a full fork of the kernel, about
+# ten times slower than the spawn Python uses otherwise; setpriv sets it and
+# execs the command, keeping the pid.
+_DIE_WITH_PARENT = (
+    ["setpriv", "--pdeathsig", "KILL", "--"]
+    if sys.platform == "linux" and shutil.which("setpriv")
+    else []
+)
 
 _STREAM_OF_FD = {1: STDOUT, 2: STDERR}
 
@@ -159,24 +175,33 @@ class Process:
         loop = asyncio.get_running_loop()
         try:
             self._check_can_start()
-            await loop.subprocess_exec(
-                lambda: _PipeProtocol(self),
-                *self.args,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=(
-                    asyncio.subprocess.STDOUT
-                    if self.merge_stderr
-                    else asyncio.subprocess.PIPE
-                ),
-                cwd=self.cwd,
-                env=self._child_environment(),
-                start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )
-        except (OSError, ValueError, StartError) as error:
+        except StartError as error:
+            self._fail_to_start(str(error))
+            raise
+
+        spawn: asyncio.Task[Any] | None = None
+        try:
+            # One spawn at a time: each blocks the loop for milliseconds, and a
+            # hundred in one turn of the loop would hold up every cell and widget
+            # message behind them.
+            async with _spawn_lock(loop):
+                spawn = loop.create_task(self._spawn(loop))
+                await asyncio.shield(spawn)
+        except (OSError, ValueError) as error:
             self._fail_to_start(_start_error_message(self, error))
             raise StartError(self.start_error) from None
+        except asyncio.CancelledError:
+            # Cancelling subprocess_exec itself can leave it waiting for ever on
+            # pipes that never connected (CPython 3.11): let the spawn finish,
+            # then stop what it started.
+            if spawn is not None:
+                with contextlib.suppress(Exception):
+                    await spawn
+            if self.pid is None:
+                self._fail_to_start("cancelled before it started")
+            else:
+                run_in_background(self.stop())
+            raise
 
         if self.timeout is not None:
             self._timer = loop.call_later(self.timeout, self._time_out)
@@ -184,11 +209,47 @@ class Process:
         logger.debug("started %r", self)
         self._changed()
 
+    async def _spawn(self, loop: asyncio.AbstractEventLoop) -> None:
+        await loop.subprocess_exec(
+            lambda: _PipeProtocol(self),
+            *_DIE_WITH_PARENT,
+            *self.args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=(
+                asyncio.subprocess.STDOUT
+                if self.merge_stderr
+                else asyncio.subprocess.PIPE
+            ),
+            cwd=self.cwd,
+            env=self._child_environment(),
+            start_new_session=True,
+        )
+
     def _check_can_start(self) -> None:
         if self.cwd is not None and not os.path.isdir(self.cwd):
             raise StartError(
                 f"working directory {self.cwd!r} does not exist: "
                 "give an existing directory"
+            )
+
+        # The program is looked up here, not left to exec: behind the
+        # parent-death wrapper a missing program would only show as exit 127.
+        program = self.args[0]
+        if os.sep in program:
+            path = os.path.join(self.cwd or "", program)
+            if not os.path.exists(path):
+                raise StartError(f"command not found: {program!r}; check the path")
+        else:
+            search = self._child_environment().get("PATH", os.defpath)
+            path = shutil.which(program, mode=os.F_OK, path=search) or ""
+            if not path:
+                raise StartError(
+                    f"command not found: {program!r}; check the name and PATH"
+                )
+        if os.path.isdir(path) or not os.access(path, os.X_OK):
+            raise StartError(
+                f"permission denied running {program!r}; is it executable?"
             )
 
     def _child_environment(self) -> dict[str, str]:
@@ -351,6 +412,10 @@ class Process:
         ------
         StdinClosedError
             If stdin was closed or the process has ended.
+
+        Examples
+        --------
+        >>> await proc.send("yes")  # doctest: +SKIP
         """
         if isinstance(data, str):
             data = data.encode(self.encoding)
@@ -366,11 +431,21 @@ class Process:
             )
 
     async def send_line(self, text: str) -> None:
-        """Send `text` and a newline to the process's stdin."""
+        """Send `text` and a newline to the process's stdin.
+
+        Examples
+        --------
+        >>> await proc.send_line("1 + 1")  # doctest: +SKIP
+        """
         await self.send(text + "\n")
 
     async def close_stdin(self) -> None:
-        """Close the process's stdin once what was sent is written (end of input)."""
+        """Close the process's stdin once what was sent is written (end of input).
+
+        Examples
+        --------
+        >>> await proc.close_stdin()  # doctest: +SKIP
+        """
         if self._stdin is not None:
             stdin, self._stdin = self._stdin, None
             stdin.close()
@@ -410,6 +485,10 @@ class Process:
 
         Does nothing once the process and its group are gone, like
         `subprocess.Popen.send_signal`.
+
+        Examples
+        --------
+        >>> proc.send_signal(signal.SIGUSR1)  # doctest: +SKIP
         """
         if self.pid is None:
             return
@@ -419,15 +498,30 @@ class Process:
             os.killpg(self.pid, signum)
 
     def interrupt(self) -> None:
-        """Send SIGINT to the process group, as Ctrl-C in a terminal would."""
+        """Send SIGINT to the process group, as Ctrl-C in a terminal would.
+
+        Examples
+        --------
+        >>> proc.interrupt()  # doctest: +SKIP
+        """
         self.send_signal(signal.SIGINT)
 
     def terminate(self) -> None:
-        """Send SIGTERM to the process group."""
+        """Send SIGTERM to the process group.
+
+        Examples
+        --------
+        >>> proc.terminate()  # doctest: +SKIP
+        """
         self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        """Send SIGKILL to the process group."""
+        """Send SIGKILL to the process group.
+
+        Examples
+        --------
+        >>> proc.kill()  # doctest: +SKIP
+        """
         self.send_signal(signal.SIGKILL)
 
     async def stop(
@@ -450,9 +544,10 @@ class Process:
         return await asyncio.shield(self._stopping)
 
     async def _stop_tree(self, grace: float, interrupt: bool) -> int:
+        while self.pid is None and self.start_error is None:
+            await self._next_change()
         if self.pid is None:
-            await self._exited.wait()
-            return self.returncode if self.returncode is not None else -1
+            return -1
 
         tree = _process_tree(self.pid)
         signals = [signal.SIGINT, signal.SIGTERM] if interrupt else [signal.SIGTERM]
@@ -492,6 +587,11 @@ class Process:
         ------
         TimeoutError
             If `timeout` seconds pass first; the process keeps running.
+
+        Examples
+        --------
+        >>> await proc.wait(timeout=10)  # doctest: +SKIP
+        0
         """
         await self._wait_for(self._exited.wait(), timeout, "to exit")
         if self.start_error is not None:
@@ -500,7 +600,13 @@ class Process:
         return self.returncode
 
     async def wait_closed(self, timeout: float | None = None) -> int:
-        """Wait until the process exits and its stdout and stderr are closed."""
+        """Wait until the process exits and its stdout and stderr are closed.
+
+        Examples
+        --------
+        >>> await proc.wait_closed()  # doctest: +SKIP
+        0
+        """
         code = await self.wait(timeout)
         await self._wait_for(self._output_closed.wait(), timeout, "to close its output")
         return code
@@ -526,7 +632,14 @@ class Process:
             ) from None
 
     async def check(self, timeout: float | None = None) -> int:
-        """Wait for the exit, raising `ProcessFailedError` unless it succeeded."""
+        """Wait for the exit, raising `ProcessFailedError` unless it succeeded.
+
+        Examples
+        --------
+        >>> await (await start("exit 3")).check()  # doctest: +SKIP
+        Traceback (most recent call last):
+        ProcessFailedError: 'exit 3' exited with code 3
+        """
         code = await self.wait(timeout)
         if code != 0:
             tail = "".join(self.stderr.splitlines(keepends=True)[-5:])
@@ -633,7 +746,12 @@ class Process:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop the process if it runs, then release its temporary files."""
+        """Stop the process if it runs, then release its temporary files.
+
+        Examples
+        --------
+        >>> await proc.aclose()  # doctest: +SKIP
+        """
         if self.running:
             await self.stop()
         for record in self._records.values():
@@ -674,6 +792,9 @@ class _PipeProtocol(asyncio.SubprocessProtocol):
 
     def __init__(self, process: Process) -> None:
         self._process = process
+        # The exit is reported from the child watcher's thread, whose context
+        # lacks the cell's parent header: run it in the starting cell's context.
+        self._context = contextvars.copy_context()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.SubprocessTransport)
@@ -687,7 +808,7 @@ class _PipeProtocol(asyncio.SubprocessProtocol):
         self._process._pipe_closed(fd)
 
     def process_exited(self) -> None:
-        self._process._process_exited()
+        self._context.run(self._process._process_exited)
 
     def pause_writing(self) -> None:
         self._process._pause_stdin()
@@ -696,14 +817,34 @@ class _PipeProtocol(asyncio.SubprocessProtocol):
         self._process._resume_stdin()
 
 
-class _Starting(Awaitable[Process]):
-    """What `start` returns: await it for the process, or use it in `async with`."""
+class _Starting(Coroutine[Any, Any, Process]):
+    """What `start` returns: await it for the process, or use it in `async with`.
+
+    It is a coroutine, so `asyncio.create_task` and task groups take it too.
+    """
 
     def __init__(self, process: Process) -> None:
         self._process = process
+        self._coroutine: Coroutine[Any, Any, Process] | None = None
+
+    def _run(self) -> Coroutine[Any, Any, Process]:
+        # Made on first use: one never awaited (`async with`) must not warn.
+        if self._coroutine is None:
+            self._coroutine = self._started()
+        return self._coroutine
 
     def __await__(self) -> Generator[Any, None, Process]:
-        return self._started().__await__()
+        return self._run().__await__()
+
+    def send(self, value: Any) -> Any:
+        return self._run().send(value)
+
+    def throw(self, *args: Any) -> Any:
+        return self._run().throw(*args)
+
+    def close(self) -> None:
+        if self._coroutine is not None:
+            self._coroutine.close()
 
     async def _started(self) -> Process:
         await self._process._start()
@@ -831,9 +972,10 @@ async def run(
             with contextlib.suppress(StdinClosedError):
                 await process.send(input)
         await process.close_stdin()
+        # The error shows the end of stderr: wait for all of it first.
+        await process.wait_closed()
         if check:
             await process.check()
-        await process.wait_closed()
     if process.timed_out:
         raise TimeoutError(f"{process._described()} {process.state}")
     return RunResult(process)
@@ -917,13 +1059,14 @@ async def _wait_gone(
     return False
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGKILL if the kernel dies without cleaning up."""
-    if _libc is not None:
-        _libc.prctl(_PR_SET_DEATHSIG, signal.SIGKILL)
+_spawn_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-_libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+def _spawn_lock(loop: asyncio.AbstractEventLoop) -> asyncio.Lock:
+    return _spawn_locks.setdefault(loop, asyncio.Lock())
+
 
 # Loops that are kept awake while processes run on them.
 _awake_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()

@@ -84,6 +84,10 @@ class View:
         self._update: asyncio.TimerHandle | None = None
         self._last_update = 0.0
         self._finished = False
+        # A handle first shown after it started: show what it wrote before.
+        for stream, record in process._records.items():
+            if record.size:
+                self.screen.feed(stream, record.text())
         process._output_listeners.append(self._on_output)
         process._state_listeners.append(self._on_state)
         self._on_state()
@@ -135,7 +139,9 @@ class View:
             self.widget.hidden_lines = self.screen.hidden_lines
             self.widget.bytes_stdout = process._records[STDOUT].size
             self.widget.bytes_stderr = process._records[STDERR].size
-        if ended and not self._finished:
+        # The transcript waits for the end of the output too: a background
+        # process of the child may still be writing to its pipes.
+        if ended and process._output_closed.is_set() and not self._finished:
             self._finished = True
             self._show_transcript()
 
@@ -145,7 +151,9 @@ class View:
         try:
             self._act(content)
         except Exception:
-            logger.exception("view of %r could not handle %r", self.process, content)
+            # Only the action: the content may hold a password.
+            action = content.get("action") if isinstance(content, dict) else None
+            logger.exception("view of %r could not handle %r", self.process, action)
 
     def _act(self, content: dict[str, Any]) -> None:
         action = content.get("action")
