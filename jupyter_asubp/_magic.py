@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import shlex
 from typing import Any, cast
@@ -18,7 +19,7 @@ from traitlets import Int
 from ._errors import ProcessFailedError, StartError
 from ._process import Process, mark_cell_task, processes, run_in_background
 from ._terminal import run_in_foreground
-from ._view import Limits, View, view_of
+from ._view import TRANSCRIPT_DELAY, Limits, View, view_of
 
 # A cell or line that starts with the magic at the top level. It becomes an
 # await of `run_magic`, so the kernel runs the cell as a coroutine on its own loop:
@@ -168,6 +169,12 @@ class AsubpMagics(Magics):
             await self._start(process, options)
         if options.wait or getattr(self.shell, "kernel", None) is None:
             await process.wait()
+            # The cell's output should end with the transcript, which waits for
+            # the output to close; a background process of the child may hold it.
+            with contextlib.suppress(TimeoutError):
+                await process.wait_closed(timeout=TRANSCRIPT_DELAY)
+            if process._view is not None:
+                process._view.show_transcript()
             if process.returncode and not options.no_raise:
                 raise ProcessFailedError(
                     f"{process.command!r} {process.state}",

@@ -25,6 +25,10 @@ _STATIC = pathlib.Path(__file__).parent / "static"
 #: Seconds between two updates of a view, at the least.
 UPDATE_INTERVAL = 0.2
 
+#: Seconds after the exit by which the transcript shows, even if a background
+#: process of the child still holds its output open.
+TRANSCRIPT_DELAY = 1.0
+
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 _SIGNALS = {
@@ -84,6 +88,7 @@ class View:
         self._update: asyncio.TimerHandle | None = None
         self._last_update = 0.0
         self._finished = False
+        self._early_transcript: asyncio.TimerHandle | None = None
         # A handle first shown after it started: show what it wrote before.
         for stream, record in process._records.items():
             if record.size:
@@ -140,10 +145,17 @@ class View:
             self.widget.bytes_stdout = process._records[STDOUT].size
             self.widget.bytes_stderr = process._records[STDERR].size
         # The transcript waits for the end of the output too: a background
-        # process of the child may still be writing to its pipes.
-        if ended and process._output_closed.is_set() and not self._finished:
-            self._finished = True
-            self._show_transcript()
+        # process of the child may still be writing to its pipes. If it goes
+        # on, a transcript is shown a little after the exit and again at the end.
+        if ended and not self._finished:
+            if process._output_closed.is_set():
+                self._finished = True
+                self.show_transcript()
+            elif self._early_transcript is None:
+                loop = asyncio.get_event_loop()
+                self._early_transcript = loop.call_later(
+                    TRANSCRIPT_DELAY, self.show_transcript
+                )
 
     # From the front end
 
@@ -228,7 +240,10 @@ class View:
         else:
             display(self.mimebundle(), raw=True, display_id=display_id)
 
-    def _show_transcript(self) -> None:
+    def show_transcript(self) -> None:
+        """Replace every display of the view with the transcript as it is now."""
+        if self._early_transcript is not None:
+            self._early_transcript.cancel()
         bundle = {"text/plain": self.transcript()}
         for display_id in self._display_ids:
             update_display(bundle, raw=True, display_id=display_id)
