@@ -38,6 +38,18 @@ _ANY_ESCAPE = re.compile(
 # Characters that need the slow path; everything else is plain text and newlines.
 _SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
+# An SGR sequence, as `_TOKEN` finds it: colours set by output that is skipped.
+_SGR = re.compile(r"\x1b\[([0-?]*)[ -/]*m")
+
+# A character a text token would write.
+_SHOWN = re.compile(r"[^\x00-\x08\x0a-\x1f\x7f]")
+
+# An unfinished escape sequence longer than this is not one: it is shown.
+_MAX_ESCAPE = 4096
+
+# Earlier line ends tried for a cut that skips output, before giving up.
+_CUTS_TRIED = 8
+
 
 def strip_ansi(text: str) -> str:
     r"""Remove ANSI escape sequences (colours, cursor moves, titles) from `text`.
@@ -56,19 +68,28 @@ class Line:
 
     `styles` is None while the whole line has the one style `style`; a style is a
     normalised SGR parameter string such as ``"1;31"`` (empty for the default).
+    `cut` counts the characters dropped from the start of a very long line;
+    `continued` tells that the line's start is no longer kept (it is counted in
+    `Screen.hidden_lines` already).
     """
 
     stream: str
     text: str = ""
     style: str = ""
     styles: list[str] | None = None
+    cut: int = 0
+    continued: bool = False
 
     def write(self, column: int, text: str, style: str) -> int:
         """Write `text` at `column` over what is there; return the new column."""
         end = column + len(text)
-        if self.styles is None and style == self.style and column == len(self.text):
-            self.text += text
-            return end
+        if self.styles is None and style == self.style:
+            if column == len(self.text):
+                self.text += text
+                return end
+            if column < len(self.text) or not style:
+                self.text = self.text[:column].ljust(column) + text + self.text[end:]
+                return end
 
         if self.styles is None:
             self.styles = [self.style] * len(self.text)
@@ -109,6 +130,9 @@ class _Cursor:
 
     def __init__(self) -> None:
         self.line: Line | None = None
+        # Whether the line being written is no longer kept (its next text then
+        # starts a new line, and its end adds none).
+        self.hidden = False
         self.column = 0
         self.style = Style()
         self.unfinished = ""
@@ -121,13 +145,13 @@ class Style:
         self.attributes: set[int] = set()
         self.foreground = ""
         self.background = ""
+        #: The normalised SGR parameters, empty for the default style.
+        self.key = ""
 
-    @property
-    def key(self) -> str:
-        """The normalised SGR parameters, empty for the default style."""
+    def _update_key(self) -> None:
         parts = [str(attribute) for attribute in sorted(self.attributes)]
         parts += [part for part in (self.foreground, self.background) if part]
-        return ";".join(parts)
+        self.key = ";".join(parts)
 
     def apply(self, parameters: str) -> None:
         """Apply the parameters of one SGR sequence (``ESC [ ... m``)."""
@@ -167,10 +191,16 @@ class Style:
                     self.background = colour
                 index += size
             index += 1
+        self._update_key()
 
 
 class Screen:
     """The last lines of a process's output as a terminal would show them.
+
+    Output is kept as it comes and worked out when it is read (`render`,
+    `plain_lines`, `hidden_lines`), or once much of it is waiting. Lines that
+    will not be kept are then skipped over, keeping only their count and the
+    style they leave, so a flood costs little more than counting its newlines.
 
     Parameters
     ----------
@@ -184,9 +214,18 @@ class Screen:
         self.max_lines = max_lines
         self.max_chars = max_chars
         self.lines: deque[Line] = deque()
-        self.hidden_lines = 0
+        self._hidden_lines = 0
         self._chars = 0
         self._cursors = {STDOUT: _Cursor(), STDERR: _Cursor()}
+        self._pending: list[tuple[str, str]] = []
+        self._pending_chars = 0
+        self._pending_limit = max(8 * max_chars, 1 << 16)
+
+    @property
+    def hidden_lines(self) -> int:
+        """Lines no longer kept: earlier than the last `max_lines`, or cut for size."""
+        self._flush()
+        return self._hidden_lines
 
     def feed(self, stream: str, text: str) -> None:
         """Show `text` written by the process to `stream`."""
@@ -195,37 +234,126 @@ class Screen:
             text = cursor.unfinished + text
             cursor.unfinished = ""
         unfinished = _UNFINISHED_ESCAPE.search(text)
-        if unfinished:
+        if unfinished and len(text) - unfinished.start() <= _MAX_ESCAPE:
             cursor.unfinished = unfinished.group()
             text = text[: unfinished.start()]
-
-        if _SPECIAL.search(text):
-            self._feed_terminal(stream, cursor, text)
-        else:
-            self._feed_plain(stream, cursor, text)
-        self._trim()
+        if text:
+            self._pending.append((stream, text))
+            self._pending_chars += len(text)
+            if self._pending_chars > self._pending_limit:
+                self._flush()
 
     def echo(self, text: str) -> None:
         """Show input sent to the process where stdout's cursor is, as a terminal does.
 
         The input is shown in the style ``"in"``; a newline in it ends the line.
         """
+        self._flush()
         cursor = self._cursors[STDOUT]
         *lines, last = text.split("\n")
         for line in lines:
             self._write(STDOUT, cursor, line, INPUT_STYLE)
-            cursor.line = None
-            cursor.column = 0
+            self._end_line(STDOUT, cursor)
         self._write(STDOUT, cursor, last, INPUT_STYLE)
         self._trim()
 
     def finish(self, stream: str) -> None:
         """Show whatever escape sequence the stream left unfinished, as text."""
+        self._flush()
         cursor = self._cursors[stream]
         if cursor.unfinished:
             leftover, cursor.unfinished = cursor.unfinished, ""
             self._write(stream, cursor, leftover.replace("\x1b", "^["))
             self._trim()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        pending = self._skip_hidden(self._pending)
+        self._pending = []
+        self._pending_chars = 0
+        for stream, text in pending:
+            cursor = self._cursors[stream]
+            if _SPECIAL.search(text):
+                self._feed_terminal(stream, cursor, text)
+            else:
+                self._feed_plain(stream, cursor, text)
+            self._trim()
+
+    def _skip_hidden(self, pending: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Skip the output before the last `max_lines` line ends; return the rest.
+
+        No line of the skipped output can be kept, so it only counts its lines
+        and sets the style each stream has after it. The cut is at the end of a
+        line of one stream while the other is at the start of a line (or in a
+        line already hidden), so nothing after it lands in a line begun before.
+        """
+        needed = self.max_lines + 1
+        for index in range(len(pending) - 1, -1, -1):
+            stream, text = pending[index]
+            count = text.count("\n")
+            if count < needed:
+                needed -= count
+                continue
+            cut = len(text)
+            for _ in range(needed):
+                cut = text.rindex("\n", 0, cut)
+            for _ in range(_CUTS_TRIED):
+                if self._at_line_starts(pending[:index], stream):
+                    skipped = [*pending[:index], (stream, text[: cut + 1])]
+                    kept = [(stream, text[cut + 1 :]), *pending[index + 1 :]]
+                    self._skip(skipped)
+                    return [(name, piece) for name, piece in kept if piece]
+                # Try the last line end of an earlier read.
+                index -= 1
+                while index >= 0 and "\n" not in pending[index][1]:
+                    index -= 1
+                if index < 0:
+                    break
+                stream, text = pending[index]
+                cut = text.rindex("\n")
+            break
+        return pending
+
+    def _at_line_starts(self, before: list[tuple[str, str]], stream: str) -> bool:
+        """Whether the streams but `stream` are at a line start after `before`."""
+        for other, cursor in self._cursors.items():
+            if other == stream:
+                continue
+            tail = ""
+            ended = False
+            for name, piece in reversed(before):
+                if name == other:
+                    end = piece.rfind("\n")
+                    tail = piece[end + 1 :] + tail
+                    if end >= 0:
+                        ended = True
+                        break
+            if _SGR.sub("", tail) or (not ended and cursor.line is not None):
+                return False
+        return True
+
+    def _skip(self, skipped: list[tuple[str, str]]) -> None:
+        self._hide_all()
+        for stream, cursor in self._cursors.items():
+            pieces = [piece for name, piece in skipped if name == stream]
+            _apply_styles(cursor.style, pieces)
+            ended = sum(piece.count("\n") for piece in pieces)
+            tail = ""
+            for piece in reversed(pieces):
+                end = piece.rfind("\n")
+                tail = piece[end + 1 :] + tail
+                if end >= 0:
+                    break
+            tail_shown = _SHOWN.search(strip_ansi(tail)) is not None
+            # A line the stream had begun is counted already.
+            on_line = cursor.hidden
+            if ended:
+                self._hidden_lines += ended - on_line + tail_shown
+                cursor.hidden = tail_shown
+            else:
+                self._hidden_lines += tail_shown and not on_line
+                cursor.hidden = on_line or tail_shown
 
     def _feed_plain(self, stream: str, cursor: _Cursor, text: str) -> None:
         pieces = text.split("\n")
@@ -233,16 +361,11 @@ class Screen:
         if len(pieces) == 1:
             return
 
-        cursor.line = None
-        cursor.column = 0
+        self._end_line(stream, cursor)
         middle = pieces[1:-1]
         if len(middle) > self.max_lines:
-            self.hidden_lines += len(self.lines) + len(middle) - self.max_lines
-            self._chars = 0
-            self.lines.clear()
-            for other in self._cursors.values():
-                other.line = None
-                other.column = 0
+            self._hide_all()
+            self._hidden_lines += len(middle) - self.max_lines
             middle = middle[-self.max_lines :]
         style = cursor.style.key
         for piece in middle:
@@ -252,21 +375,37 @@ class Screen:
 
     def _feed_terminal(self, stream: str, cursor: _Cursor, text: str) -> None:
         for token in _TOKEN.finditer(text):
-            if token.group("text") is not None:
-                self._write(stream, cursor, token.group("text"))
-            elif token.group("control") is not None:
-                self._control(cursor, token.group("control"))
-            elif token.group("csi_final") is not None:
-                self._csi(cursor, token.group("csi_params"), token.group("csi_final"))
+            kind = token.lastgroup
+            if kind == "text":
+                self._write(stream, cursor, token.group(kind))
+            elif kind == "control":
+                character = token.group(kind)
+                if character == "\n":
+                    self._end_line(stream, cursor)
+                elif character == "\r":
+                    cursor.column = 0
+                elif character == "\b":
+                    cursor.column = max(cursor.column - 1, 0)
+            elif kind == "csi_final":
+                self._csi(cursor, token.group("csi_params"), token.group(kind))
 
-    def _control(self, cursor: _Cursor, character: str) -> None:
-        if character == "\n":
+    def _hide_all(self) -> None:
+        """Hide every kept line; a stream's unfinished line goes on off screen."""
+        self._hidden_lines += sum(not line.continued for line in self.lines)
+        self.lines.clear()
+        self._chars = 0
+        for cursor in self._cursors.values():
+            cursor.hidden = cursor.hidden or cursor.line is not None
             cursor.line = None
             cursor.column = 0
-        elif character == "\r":
-            cursor.column = 0
-        elif character == "\b":
-            cursor.column = max(cursor.column - 1, 0)
+
+    def _end_line(self, stream: str, cursor: _Cursor) -> None:
+        """End the cursor's line, which exists even when nothing was written on it."""
+        if cursor.line is None and not cursor.hidden:
+            self.lines.append(Line(stream, style=cursor.style.key))
+        cursor.line = None
+        cursor.hidden = False
+        cursor.column = 0
 
     def _csi(self, cursor: _Cursor, parameters: str, final: str) -> None:
         count = int(parameters) if parameters.isdigit() else 0
@@ -294,12 +433,23 @@ class Screen:
         if not text:
             return
         style = cursor.style.key if style is None else style
-        if cursor.line is None:
-            cursor.line = Line(stream, style=style)
-            self.lines.append(cursor.line)
-        before = len(cursor.line.text)
-        cursor.column = cursor.line.write(cursor.column, text, style)
-        self._chars += len(cursor.line.text) - before
+        line = cursor.line
+        if line is None:
+            line = cursor.line = Line(stream, style=style, continued=cursor.hidden)
+            cursor.hidden = False
+            self.lines.append(line)
+        before = len(line.text)
+        cursor.column = line.write(cursor.column, text, style)
+        if len(line.text) > 2 * self.max_chars:
+            # Only the end of so long a line is shown: drop its start, now and
+            # then, so that it stays bounded and appending to it stays cheap.
+            cut = len(line.text) - self.max_chars
+            line.cut += cut
+            line.text = line.text[cut:]
+            if line.styles is not None:
+                del line.styles[:cut]
+            cursor.column = max(cursor.column - cut, 0)
+        self._chars += len(line.text) - before
 
     def _trim(self) -> None:
         while len(self.lines) > 1 and (
@@ -307,26 +457,53 @@ class Screen:
         ):
             line = self.lines.popleft()
             self._chars -= len(line.text)
-            self.hidden_lines += 1
+            self._hidden_lines += not line.continued
             for cursor in self._cursors.values():
                 if cursor.line is line:
                     # The line goes on off screen; its next text starts a new one.
                     cursor.line = None
+                    cursor.hidden = True
                     cursor.column = 0
 
     def render(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """Return the kept lines as (stream, runs), each line at most `max_chars`."""
+        self._flush()
         rendered = []
         for line in self.lines:
             runs = line.runs()
-            if len(line.text) > self.max_chars:
+            if line.cut or len(line.text) > self.max_chars:
                 runs = _last_chars(runs, self.max_chars)
             rendered.append((line.stream, runs))
         return rendered
 
     def plain_lines(self) -> list[tuple[str, str]]:
-        """Return the kept lines as (stream, text) without colours."""
-        return [(line.stream, line.text[-self.max_chars :]) for line in self.lines]
+        """Return the kept lines as (stream, text) without colours.
+
+        A line longer than `max_chars` keeps its end, after a "…".
+        """
+        self._flush()
+        return [
+            (
+                line.stream,
+                line.text
+                if not line.cut and len(line.text) <= self.max_chars
+                else "\u2026" + line.text[-self.max_chars :],
+            )
+            for line in self.lines
+        ]
+
+
+def _apply_styles(style: Style, pieces: list[str]) -> None:
+    """Apply the SGR sequences in `pieces`, from the last full reset on."""
+    for index in range(len(pieces) - 1, -1, -1):
+        piece = pieces[index]
+        reset = max(piece.rfind("\x1b[0m"), piece.rfind("\x1b[m"))
+        if reset >= 0:
+            pieces = [piece[reset:], *pieces[index + 1 :]]
+            break
+    for piece in pieces:
+        for sgr in _SGR.finditer(piece):
+            style.apply(sgr.group(1))
 
 
 def _last_chars(runs: list[tuple[str, str]], count: int) -> list[tuple[str, str]]:
