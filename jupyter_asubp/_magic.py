@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import keyword
+import os
 import re
 import shlex
 from typing import Any, cast
@@ -16,7 +18,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Int
 
-from ._errors import ProcessFailedError, StartError
+from ._errors import ProcessFailedError, StartError, StdinClosedError
 from ._process import Process, mark_cell_task, processes, run_in_background
 from ._terminal import run_in_foreground
 from ._view import TRANSCRIPT_DELAY, Limits, View, view_of
@@ -191,6 +193,9 @@ class AsubpMagics(Magics):
         except ValueError as error:
             raise UsageError(f"cannot split the options: {error}") from None
         options = self.asubp.parser.parse_args(argv)
+        if options.command[:1] == ["--"]:
+            # "%asubp -- -x" runs a command named like an option.
+            del options.command[0]
         if cell is not None and options.command:
             raise UsageError(
                 f"unexpected arguments {' '.join(options.command)!r}: in %%asubp the "
@@ -211,7 +216,9 @@ class AsubpMagics(Magics):
                 flag = "--" + option.replace("_", "-")
                 raise UsageError(f"{flag} must be at least 1, not {value}")
         for variable in (options.name, options.out, options.err):
-            if variable is not None and not variable.isidentifier():
+            if variable is not None and (
+                not variable.isidentifier() or keyword.iskeyword(variable)
+            ):
                 raise UsageError(f"{variable!r} is not a Python variable name")
         options.environment = {}
         for setting in options.env:
@@ -229,7 +236,7 @@ class AsubpMagics(Magics):
         try:
             process = Process(
                 command,
-                cwd=options.cwd,
+                cwd=os.path.expanduser(options.cwd) if options.cwd else options.cwd,
                 env=options.environment,
                 shell=options.shell,
                 encoding=options.encoding,
@@ -253,7 +260,9 @@ class AsubpMagics(Magics):
         # If it cannot start, the view shows why and the cell ends with the error.
         await process._start()
         if options.input is not None:
-            await process.send(options.input)
+            # A process that ends without reading its input is no error.
+            with contextlib.suppress(StdinClosedError):
+                await process.send(options.input)
             await process.close_stdin()
         if options.out or options.err:
             user_ns = self.shell.user_ns  # type: ignore[union-attr]

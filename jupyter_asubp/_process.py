@@ -7,6 +7,7 @@ import atexit
 import codecs
 import contextlib
 import contextvars
+import fcntl
 import logging
 import os
 import re
@@ -53,14 +54,14 @@ _WAKE_INTERVAL = 0.1
 # The child gets SIGKILL if the kernel dies without cleaning up (on Linux).
 # Setting this through `preexec_fn` would force a full fork of the kernel, about
 # ten times slower than the spawn Python uses otherwise; setpriv sets it and
-# execs the command, keeping the pid.
-_DIE_WITH_PARENT = (
-    ["setpriv", "--pdeathsig", "KILL", "--"]
-    if sys.platform == "linux" and shutil.which("setpriv")
-    else []
-)
+# execs the command, keeping the pid. Its full path: the child's PATH may not
+# have it.
+_SETPRIV = shutil.which("setpriv") if sys.platform == "linux" else None
+_DIE_WITH_PARENT = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 
 _STREAM_OF_FD = {1: STDOUT, 2: STDERR}
+
+_PIPE_SIZE = 1 << 20
 
 Pattern = str | re.Pattern[str]
 
@@ -131,9 +132,18 @@ class Process:
         if timeout is not None and timeout <= 0:
             raise StartError(f"timeout must be positive, not {timeout}")
         try:
-            self.encoding = codecs.lookup(encoding).name
-        except LookupError:
+            codec = codecs.lookup(encoding)
+        except (LookupError, TypeError):
             raise StartError(f"unknown encoding {encoding!r}: try 'utf-8'") from None
+        if not codec._is_text_encoding:
+            # rot13, base64, zlib...: their decoders do not turn bytes into text.
+            raise StartError(f"{encoding!r} is not a text encoding: try 'utf-8'")
+        self.encoding = codec.name
+        for key, value in (env or {}).items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise StartError(
+                    f"env must map names to strings, not {key!r}: {value!r}"
+                )
 
         self.name = name
         self.cwd = os.fspath(cwd) if cwd is not None else None
@@ -273,6 +283,8 @@ class Process:
         self._transport = transport
         self.pid = transport.get_pid()
         self._stdin = transport.get_pipe_transport(0)  # type: ignore[assignment]
+        for fd in (1, 2):
+            _widen_pipe(transport.get_pipe_transport(fd))
 
     def _received(self, fd: int, data: bytes) -> None:
         stream = _STREAM_OF_FD[fd]
@@ -419,6 +431,8 @@ class Process:
         """
         if isinstance(data, str):
             data = data.encode(self.encoding)
+        elif not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"send takes str or bytes, not {type(data).__name__}")
         stdin = self._open_stdin()
         stdin.write(data)
         while self._stdin_paused and self._stdin is not None:
@@ -679,6 +693,7 @@ class Process:
         >>> (await proc.expect(r"\\d+")).group()  # doctest: +SKIP
         '42'
         """
+        _check_stream(stream)
         patterns = [pattern] if isinstance(pattern, str | re.Pattern) else pattern
         compiled = [re.compile(p) if isinstance(p, str) else p for p in patterns]
         reader = self._expect_readers.setdefault(
@@ -724,6 +739,7 @@ class Process:
         >>> async for line in proc.lines():  # doctest: +SKIP
         ...     print(line.upper())
         """
+        _check_stream(stream)
         record = self._records[stream]
         reader = _TextReader(record, start=0 if from_start else record.size)
         while True:
@@ -997,6 +1013,11 @@ def _start_error_message(process: Process, error: Exception) -> str:
     return f"cannot run {program!r}: {reason or error}"
 
 
+def _check_stream(stream: str) -> None:
+    if stream not in (STDOUT, STDERR):
+        raise ValueError(f"stream must be 'stdout' or 'stderr', not {stream!r}")
+
+
 def _describe_patterns(patterns: Sequence[re.Pattern[str]]) -> str:
     return " or ".join(repr(p.pattern) for p in patterns)
 
@@ -1057,6 +1078,22 @@ async def _wait_gone(
             return True
         await asyncio.sleep(0.02)
     return False
+
+
+def _widen_pipe(pipe: asyncio.BaseTransport | None) -> None:
+    """Let a pipe from the process hold and deliver 1 MiB at a time.
+
+    A pipe holds 64 KiB by default, so a fast writer wakes the loop for every
+    64 KiB; a wider pipe and larger reads cut those wake-ups sixteenfold.
+    """
+    if pipe is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(
+            pipe.get_extra_info("pipe").fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE
+        )
+        # asyncio reads at most `max_size` bytes per wake-up (256 KiB).
+        pipe.max_size = _PIPE_SIZE  # type: ignore[attr-defined]
 
 
 _spawn_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 STDOUT = "stdout"
 STDERR = "stderr"
@@ -34,6 +35,10 @@ _UNFINISHED_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[ -/
 _ANY_ESCAPE = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[ -/]*[0-~]"
 )
+
+# Control characters a terminal shows as nothing (NUL, bell, shift codes...);
+# BEL stays, as it ends an OSC sequence.
+_IGNORED = re.compile(r"[\x00-\x06\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]+")
 
 # Characters that need the slow path; everything else is plain text and newlines.
 _SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -155,7 +160,7 @@ class Style:
 
     def apply(self, parameters: str) -> None:
         """Apply the parameters of one SGR sequence (``ESC [ ... m``)."""
-        codes = [int(code) if code.isdigit() else 0 for code in parameters.split(";")]
+        codes = [_number(code) for code in parameters.split(";")]
         index = 0
         while index < len(codes):
             code = codes[index]
@@ -218,8 +223,11 @@ class Screen:
         self._chars = 0
         self._cursors = {STDOUT: _Cursor(), STDERR: _Cursor()}
         self._pending: list[tuple[str, str]] = []
+        self._dirty = False
         self._pending_chars = 0
-        self._pending_limit = max(8 * max_chars, 1 << 16)
+        # Enough waiting output to skip a screenful at a time, little enough that
+        # working it out never holds the loop for long.
+        self._pending_limit = max(max_chars, 1 << 16)
 
     @property
     def hidden_lines(self) -> int:
@@ -237,7 +245,10 @@ class Screen:
         if unfinished and len(text) - unfinished.start() <= _MAX_ESCAPE:
             cursor.unfinished = unfinished.group()
             text = text[: unfinished.start()]
+        if _IGNORED.search(text):
+            text = _IGNORED.sub("", text)
         if text:
+            self._dirty = True
             self._pending.append((stream, text))
             self._pending_chars += len(text)
             if self._pending_chars > self._pending_limit:
@@ -249,6 +260,7 @@ class Screen:
         The input is shown in the style ``"in"``; a newline in it ends the line.
         """
         self._flush()
+        self._dirty = True
         cursor = self._cursors[STDOUT]
         *lines, last = text.split("\n")
         for line in lines:
@@ -262,6 +274,7 @@ class Screen:
         self._flush()
         cursor = self._cursors[stream]
         if cursor.unfinished:
+            self._dirty = True
             leftover, cursor.unfinished = cursor.unfinished, ""
             self._write(stream, cursor, leftover.replace("\x1b", "^["))
             self._trim()
@@ -408,7 +421,7 @@ class Screen:
         cursor.column = 0
 
     def _csi(self, cursor: _Cursor, parameters: str, final: str) -> None:
-        count = int(parameters) if parameters.isdigit() else 0
+        count = _number(parameters)
         if final == "m":
             cursor.style.apply(parameters)
         elif final == "K" and cursor.line is not None:
@@ -423,9 +436,11 @@ class Screen:
         elif final == "D":
             cursor.column = max(cursor.column - max(count, 1), 0)
         elif final == "C":
-            cursor.column += max(count, 1)
+            # At most `max_chars` on: the line is cut to that anyway, and a
+            # huge count would make a line of that many spaces.
+            cursor.column += min(max(count, 1), self.max_chars)
         elif final == "G":
-            cursor.column = max(count - 1, 0)
+            cursor.column = max(min(count, self.max_chars) - 1, 0)
 
     def _write(
         self, stream: str, cursor: _Cursor, text: str, style: str | None = None
@@ -465,16 +480,25 @@ class Screen:
                     cursor.hidden = True
                     cursor.column = 0
 
-    def render(self) -> list[tuple[str, list[tuple[str, str]]]]:
-        """Return the kept lines as (stream, runs), each line at most `max_chars`."""
+    def render(self) -> list[list[Any]]:
+        """Return the kept lines as [stream, runs], each at most `max_chars` long.
+
+        Each run is [text, style]; lists, ready to be sent as JSON.
+        """
         self._flush()
-        rendered = []
+        self._dirty = False
+        rendered: list[list[Any]] = []
         for line in self.lines:
             runs = line.runs()
             if line.cut or len(line.text) > self.max_chars:
                 runs = _last_chars(runs, self.max_chars)
-            rendered.append((line.stream, runs))
+            rendered.append([line.stream, [list(run) for run in runs]])
         return rendered
+
+    @property
+    def changed(self) -> bool:
+        """Whether there is anything new since the last `render`."""
+        return self._dirty
 
     def plain_lines(self) -> list[tuple[str, str]]:
         """Return the kept lines as (stream, text) without colours.
@@ -493,8 +517,21 @@ class Screen:
         ]
 
 
+def _number(parameter: str) -> int:
+    """Return the number an escape sequence's parameter gives (0 if none).
+
+    One with more than nine digits gives 10**9: `int` refuses very long ones.
+    """
+    if not parameter.isdigit():
+        return 0
+    digits = parameter.lstrip("0")
+    return int(digits or "0") if len(digits) <= 9 else 10**9
+
+
 def _apply_styles(style: Style, pieces: list[str]) -> None:
     """Apply the SGR sequences in `pieces`, from the last full reset on."""
+    # Most output has no escapes: a plain search rules a piece out at memory speed.
+    pieces = [piece for piece in pieces if "\x1b" in piece]
     for index in range(len(pieces) - 1, -1, -1):
         piece = pieces[index]
         reset = max(piece.rfind("\x1b[0m"), piece.rfind("\x1b[m"))

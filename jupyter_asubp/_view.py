@@ -137,10 +137,8 @@ class View:
             self.widget.ended = ended
             self.widget.stdin_open = process.stdin_open
             self.widget.elapsed = process.elapsed
-            self.widget.lines = [
-                [stream, [list(run) for run in runs]]
-                for stream, runs in self.screen.render()
-            ]
+            if self.screen.changed:
+                self.widget.lines = self.screen.render()
             self.widget.hidden_lines = self.screen.hidden_lines
             self.widget.bytes_stdout = process._records[STDOUT].size
             self.widget.bytes_stderr = process._records[STDERR].size
@@ -171,7 +169,10 @@ class View:
         action = content.get("action")
         process = self.process
         if action == "send":
-            text = str(content.get("text", ""))
+            text = content.get("text", "")
+            if not isinstance(text, str):
+                self._tell(f"not sent: the view sent {type(text).__name__}, not text")
+                return
             self._send(text + "\n", echo=not self.widget.password)
         elif action == "eof":
             if not process.stdin_open:
@@ -186,6 +187,8 @@ class View:
             elif name in _SIGNALS:
                 process.send_signal(_SIGNALS[name])
                 self._tell(f"sent {name}")
+            else:
+                self._tell(f"not sent {name}: only {', '.join(_SIGNALS)} are sent")
         elif action == "stop":
             if not process.running:
                 self._tell(f"nothing to stop: the process has ended ({process.state})")
@@ -193,7 +196,7 @@ class View:
                 run_in_background(process.stop())
                 self._tell("stopping: SIGTERM, then SIGKILL if it is ignored")
         elif action == "password":
-            self.widget.password = bool(content.get("on"))
+            self.widget.password = content.get("on") is True
         else:
             self._tell(f"unknown action {action!r} from the view")
 
@@ -202,6 +205,12 @@ class View:
         if not process.stdin_open:
             self._tell(f"not sent: the process's stdin is closed ({process.state})")
             return
+        try:
+            data = text.encode(process.encoding)
+        except UnicodeEncodeError as error:
+            character = error.object[error.start]
+            self._tell(f"not sent: {character!r} cannot be written in {error.encoding}")
+            return
         if echo:
             self.screen.echo(text)
             self._schedule_update()
@@ -209,7 +218,7 @@ class View:
 
         async def send() -> None:
             try:
-                await process.send(text)
+                await process.send(data)
             except StdinClosedError:
                 self._tell("not all of the input was read: the process's stdin closed")
 

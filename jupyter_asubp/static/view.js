@@ -52,6 +52,14 @@ function styledSpan(text, style) {
   return span;
 }
 
+function lineNode(stream, runs) {
+  const line = element("div", stream === "stderr" ? "asubp-line asubp-stderr" : "asubp-line");
+  if (stream === "stderr") line.title = "stderr";
+  if (runs.length === 1 && !runs[0][1]) line.textContent = runs[0][0];
+  else for (const [text, style] of runs) line.append(styledSpan(text, style));
+  return line;
+}
+
 function paletteColour(index) {
   if (index < BASIC_COLOURS) return `var(--asubp-colour-${index})`;
   if (index >= 232) {
@@ -140,25 +148,31 @@ function render({ model, el }) {
   el.append(root);
 
   // Input history for Up and Down; lines typed in password mode are not kept.
+  // What was being typed when Up was first pressed comes back past the end.
   const history = [];
   let historyIndex = 0;
+  let draft = "";
   input.addEventListener("keydown", (event) => {
+    if (event.isComposing) return;
     if (event.key === "Enter") {
       event.preventDefault();
-      if (!model.get("password")) {
-        if (input.value && history[history.length - 1] !== input.value) history.push(input.value);
+      const hidden = model.get("password") || passwordBox.checked;
+      if (!hidden && input.value && history[history.length - 1] !== input.value) {
+        history.push(input.value);
       }
       historyIndex = history.length;
+      draft = "";
       send({ action: "send", text: input.value });
       input.value = "";
     } else if (event.key === "ArrowUp" && history.length) {
       event.preventDefault();
+      if (historyIndex === history.length) draft = input.value;
       historyIndex = Math.max(historyIndex - 1, 0);
       input.value = history[historyIndex];
     } else if (event.key === "ArrowDown" && history.length) {
       event.preventDefault();
       historyIndex = Math.min(historyIndex + 1, history.length);
-      input.value = history[historyIndex] ?? "";
+      input.value = history[historyIndex] ?? draft;
     } else if (event.ctrlKey && event.key.toLowerCase() === "d") {
       event.preventDefault();
       send({ action: "eof" });
@@ -199,25 +213,40 @@ function render({ model, el }) {
     done();
   }
 
+  // Scrolling up pauses following the output; the jump control resumes it.
   pane.addEventListener("scroll", () => {
-    if (atEnd()) jump.hidden = true;
+    jump.hidden = atEnd();
   });
 
   function atEnd() {
     return pane.scrollHeight - pane.scrollTop - pane.clientHeight < 4;
   }
 
+  // The lines on show, one key each. Output mostly adds lines at the end and
+  // drops them at the start, so only lines whose key changed are rebuilt.
+  let shownKeys = [];
+
   function renderLines() {
     const following = atEnd();
-    const fragment = document.createDocumentFragment();
-    for (const [stream, runs] of model.get("lines")) {
-      const line = element("div", stream === "stderr" ? "asubp-line asubp-stderr" : "asubp-line");
-      if (stream === "stderr") line.title = "stderr";
-      for (const [text, style] of runs) line.append(styledSpan(text, style));
-      if (!runs.length) line.append(document.createTextNode("\u200b"));
-      fragment.append(line);
+    const lines = model.get("lines");
+    const keys = lines.map((line) => JSON.stringify(line));
+    const shift = shownKeys.indexOf(keys[0]);
+    const kept = shownKeys.length - shift;
+    if (shift < 0 || kept > lines.length) {
+      const fragment = document.createDocumentFragment();
+      for (const [stream, runs] of lines) fragment.append(lineNode(stream, runs));
+      pane.replaceChildren(fragment);
+    } else {
+      for (let i = 0; i < shift; i++) pane.firstChild.remove();
+      for (let i = 0; i < kept; i++) {
+        if (shownKeys[shift + i] !== keys[i]) pane.children[i].replaceWith(lineNode(...lines[i]));
+      }
+      const fragment = document.createDocumentFragment();
+      for (let i = kept; i < lines.length; i++) fragment.append(lineNode(...lines[i]));
+      pane.append(fragment);
     }
-    pane.replaceChildren(fragment);
+    shownKeys = keys;
+
     const count = model.get("hidden_lines");
     hidden.textContent = count ? `… ${count} earlier lines not shown (the handle keeps them all)` : "";
     hidden.hidden = !count;
@@ -234,7 +263,8 @@ function render({ model, el }) {
     badge.className = `asubp-badge ${ended ? "asubp-ended" : "asubp-running"}`;
     const name = model.get("name");
     const commandText = model.get("command");
-    command.textContent = (name ? `${name}: ` : "") + commandText;
+    // A script shows on one line, its line breaks marked; the tooltip has it all.
+    command.textContent = (name ? `${name}: ` : "") + commandText.trim().split("\n").join(" ↵ ");
     command.title = commandText;
     renderDetails();
     const closed = ended || !model.get("stdin_open");
@@ -254,9 +284,11 @@ function render({ model, el }) {
     let elapsed = model.get("elapsed");
     if (!model.get("ended")) elapsed += (performance.now() - receivedAt) / 1000;
     const pid = model.get("pid");
+    // The badge already says "running".
+    const state = model.get("state");
     details.textContent = [
       pid ? `pid ${pid}` : "",
-      model.get("state"),
+      state === "running" ? "" : state,
       formatSeconds(elapsed),
       `out ${formatBytes(model.get("bytes_stdout"))}`,
       `err ${formatBytes(model.get("bytes_stderr"))}`,
