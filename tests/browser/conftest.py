@@ -17,11 +17,13 @@ from .jupyter_ui import (
     CHROMIUM,
     CHROMIUM_ARGS,
     JupyterServer,
+    open_notebook,
     server_descendants,
     shutdown_kernels,
     start_server,
     stop_server,
 )
+from .view_ui import load_extension
 
 if TYPE_CHECKING:
     from _pytest.fixtures import FixtureRequest
@@ -86,6 +88,15 @@ def page(browser: Browser, request: FixtureRequest) -> Iterator[Page]:
         if report is not None and report.failed:
             _save_screenshot(new_page, request.node.name)
         context.close()
+
+
+@pytest.fixture
+def lab_page(page: Page, lab_server: JupyterServer, request: FixtureRequest) -> Page:
+    """Return a page on a new JupyterLab notebook with the extension loaded."""
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)
+    open_notebook(page, lab_server, f"{name}.ipynb")
+    load_extension(page)
+    return page
 
 
 def _save_screenshot(page: Page, test_name: str) -> None:
