@@ -16,6 +16,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
+from IPython.utils.text import DollarFormatter
 from traitlets import Int
 
 from ._errors import ProcessFailedError, StartError, StdinClosedError
@@ -167,7 +168,7 @@ class AsubpMagics(Magics):
             # No kernel keeps the loop running between cells: run in the foreground.
             await run_in_foreground(process, lambda: self._start(process, options))
         else:
-            view_of(process).display()
+            view_of(process).display(transcript_after=options.wait)
             await self._start(process, options)
         if options.wait or getattr(self.shell, "kernel", None) is None:
             await process.wait()
@@ -176,7 +177,7 @@ class AsubpMagics(Magics):
             with contextlib.suppress(TimeoutError):
                 await process.wait_closed(timeout=TRANSCRIPT_DELAY)
             if process._view is not None:
-                process._view.show_transcript()
+                process._view.show_transcript_after()
             if process.returncode and not options.no_raise:
                 raise ProcessFailedError(
                     f"{process.command!r} {process.state}",
@@ -330,7 +331,18 @@ _magics: AsubpMagics | None = None
 async def run_magic(line: str, cell: str | None) -> None:
     """Run a magic the input transformer rewrote into an await."""
     assert _magics is not None, "the jupyter_asubp extension is not loaded"
-    await _magics.run(line, cell)
+    # As IPython does for the magics it calls itself: $name and {expression}.
+    await _magics.run(_expand(line, _magics.shell), cell)
+
+
+def _expand(line: str, shell: InteractiveShell | None) -> str:
+    if shell is None:
+        return line
+    try:
+        return DollarFormatter().vformat(line, args=(), kwargs=shell.user_ns)
+    except Exception:
+        # Like IPython: a line that does not expand is used as written.
+        return line
 
 
 def await_magics(lines: list[str]) -> list[str]:

@@ -85,6 +85,7 @@ class View:
         )
         self.widget.on_msg(self._on_message)
         self._display_ids: list[str] = []
+        self._emptied_display_ids: list[str] = []
         self._update: asyncio.TimerHandle | None = None
         self._last_update = 0.0
         self._finished = False
@@ -240,22 +241,45 @@ class View:
             "text/plain": self.transcript(),
         }
 
-    def display(self) -> None:
-        """Show the view in the current cell; it becomes the transcript when done."""
+    def display(self, *, transcript_after: bool = False) -> None:
+        """Show the view in the current cell; it becomes the transcript when done.
+
+        With `transcript_after`, for a cell that waits for the process, the view
+        has no text of its own and becomes empty: the cell shows the transcript
+        after it as a new output (`show_transcript_after`). A saved notebook
+        then holds what a notebook checker such as nbval sees when it runs the
+        cell again, since those see no updates of earlier outputs.
+        """
         display_id = uuid.uuid4().hex
-        self._display_ids.append(display_id)
-        if self._finished:
-            display({"text/plain": self.transcript()}, raw=True, display_id=display_id)
+        if transcript_after:
+            self._emptied_display_ids.append(display_id)
+            bundle = {**self.mimebundle(), "text/plain": ""}
         else:
-            display(self.mimebundle(), raw=True, display_id=display_id)
+            self._display_ids.append(display_id)
+            bundle = self.mimebundle()
+        if self._finished:
+            bundle = self._final_bundle(transcript_after)
+        display(bundle, raw=True, display_id=display_id)
 
     def show_transcript(self) -> None:
         """Replace every display of the view with the transcript as it is now."""
         if self._early_transcript is not None:
             self._early_transcript.cancel()
-        bundle = {"text/plain": self.transcript()}
-        for display_id in self._display_ids:
-            update_display(bundle, raw=True, display_id=display_id)
+        for display_ids, emptied in (
+            (self._display_ids, False),
+            (self._emptied_display_ids, True),
+        ):
+            bundle = self._final_bundle(emptied)
+            for display_id in display_ids:
+                update_display(bundle, raw=True, display_id=display_id)
+
+    def show_transcript_after(self) -> None:
+        """Empty the view's displays and show the transcript as a new output."""
+        self.show_transcript()
+        display({"text/plain": self.transcript()}, raw=True)
+
+    def _final_bundle(self, emptied: bool) -> dict[str, str]:
+        return {"text/plain": "" if emptied else self.transcript()}
 
     def transcript(self) -> str:
         """Return what the view shows as plain text, with stderr marked."""

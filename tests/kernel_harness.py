@@ -552,6 +552,25 @@ class KernelSession:
         """
         return self.wait_idle(self.start_execute(code), timeout)
 
+    def transcript(self, msg_id: str, timeout: float = 20.0) -> str:
+        """The plain-text transcript of the view a cell showed.
+
+        A cell that waits (``--wait``) shows it as a new output before it ends;
+        otherwise it replaces the view later, possibly after the cell went idle.
+        """
+
+        def is_transcript(message: Message) -> bool:
+            if message["parent_header"].get("msg_id") != msg_id:
+                return False
+            if message["msg_type"] not in ("display_data", "update_display_data"):
+                return False
+            text = message["content"]["data"].get("text/plain", "")
+            widget = "application/vnd.jupyter.widget-view+json"
+            return bool(text) and widget not in message["content"]["data"]
+
+        found = self.wait_for(is_transcript, timeout, "the transcript of the view")
+        return str(found["content"]["data"]["text/plain"])
+
     def round_trip(self, code: str = "1+1", timeout: float = 30.0) -> float:
         """Return the seconds from sending `code` until the kernel is idle.
 

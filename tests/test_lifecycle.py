@@ -88,7 +88,7 @@ def test_view_shows_exit_at_once_and_output_after_it(k: KernelSession) -> None:
     transcript = k.wait_for(
         lambda m: (
             m["msg_type"] == "update_display_data"
-            and "late" in m["content"]["data"].get("text/plain", "")
+            and "\nlate\n" in m["content"]["data"].get("text/plain", "")
         ),
         5,
         "a transcript with the late line",

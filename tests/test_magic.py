@@ -58,15 +58,7 @@ def is_idle(kernel: KernelSession, msg_id: str) -> bool:
 
 def transcript(kernel: KernelSession, result: ExecutionResult) -> str:
     """The plain text that replaced the cell's view (it may come after idle)."""
-    update = kernel.wait_for(
-        lambda m: (
-            m["msg_type"] == "update_display_data"
-            and m["parent_header"].get("msg_id") == result.msg_id
-        ),
-        10,
-        "transcript replacing the view",
-    )
-    return str(update["content"]["data"]["text/plain"])
+    return kernel.transcript(result.msg_id, 10)
 
 
 BAD_USAGE = [
