@@ -24,6 +24,7 @@ from .jupyter_ui import (
     stop_server,
 )
 from .view_ui import load_extension
+from .voila_support import VoilaServer, start_voila, stop_voila
 
 if TYPE_CHECKING:
     from _pytest.fixtures import FixtureRequest
@@ -189,3 +190,13 @@ def describe_process(process: psutil.Process) -> str:
         return f"{process.pid}: {' '.join(process.cmdline())}"
     except psutil.Error:
         return f"{process.pid}: <gone>"
+
+
+@pytest.fixture
+def voila_server(tmp_path: Path) -> Iterator[VoilaServer]:
+    """Yield a Voila server on a fresh tree; stop it and its kernels afterwards."""
+    server = start_voila(tmp_path / "voila")
+    try:
+        yield server
+    finally:
+        stop_voila(server)
