@@ -105,7 +105,7 @@ class Process:
     >>> await proc.wait()  # doctest: +SKIP
     0
     >>> proc.stdout  # doctest: +SKIP
-    'hi Ada\\n'
+    'hi Ada\n'
     """
 
     def __init__(
@@ -690,7 +690,7 @@ class Process:
         --------
         >>> proc = await start(["python3", "-i", "-q"])  # doctest: +SKIP
         >>> await proc.send_line("6*7")  # doctest: +SKIP
-        >>> (await proc.expect(r"\\d+")).group()  # doctest: +SKIP
+        >>> (await proc.expect(r"\d+")).group()  # doctest: +SKIP
         '42'
         """
         _check_stream(stream)
@@ -979,9 +979,9 @@ async def run(
 
     Examples
     --------
-    >>> result = await run("tr a-z A-Z", input="shout\\n")  # doctest: +SKIP
+    >>> result = await run("tr a-z A-Z", input="shout\n")  # doctest: +SKIP
     >>> result.stdout  # doctest: +SKIP
-    'SHOUT\\n'
+    'SHOUT\n'
     """
     async with start(command, timeout=timeout, **options) as process:
         if input:

@@ -1,7 +1,7 @@
 r"""What a terminal would show of a process's output, one line at a time.
 
 The screen keeps the last lines of both streams in arrival order. Within a line
-it does what a terminal does: ``\\r`` returns to the start, ``\\b`` steps back,
+it does what a terminal does: ``\r`` returns to the start, ``\b`` steps back,
 ``ESC [ K`` erases, and SGR codes set the colour and style of what follows.
 Other escape sequences (cursor movement, titles) are dropped, never shown.
 """
@@ -61,7 +61,7 @@ def strip_ansi(text: str) -> str:
 
     Examples
     --------
-    >>> strip_ansi("\\x1b[31mred\\x1b[0m plain")
+    >>> strip_ansi("\x1b[31mred\x1b[0m plain")
     'red plain'
     """
     return _ANY_ESCAPE.sub("", text)

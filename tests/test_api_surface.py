@@ -76,3 +76,14 @@ def test_process_method_has_examples(name: str) -> None:
     assert "Examples\n--------" in doc, (
         f"Process.{name}'s docstring has no Examples section"
     )
+
+
+def test_docstring_examples_that_run_without_a_process_are_right() -> None:
+    """Examples in raw docstrings once carried doubled backslashes."""
+    import doctest
+
+    from jupyter_asubp import _process, _screen
+
+    for module in (_screen, _process):
+        failed, _ = doctest.testmod(module)
+        assert failed == 0, f"a docstring example in {module.__name__} fails"
