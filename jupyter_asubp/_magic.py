@@ -336,7 +336,8 @@ async def run_magic(line: str, cell: str | None) -> None:
 
 
 def _expand(line: str, shell: InteractiveShell | None) -> str:
-    if shell is None:
+    # IPython's formatter takes time growing with the square of the line.
+    if shell is None or ("$" not in line and "{" not in line):
         return line
     try:
         return DollarFormatter().vformat(line, args=(), kwargs=shell.user_ns)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 STDOUT = "stdout"
@@ -67,43 +66,70 @@ def strip_ansi(text: str) -> str:
     return _ANY_ESCAPE.sub("", text)
 
 
-@dataclass
 class Line:
-    """One line of the screen: its stream, its text and the style of each character.
+    r"""One line of the screen: its stream, its text and the style of each character.
 
     `styles` is None while the whole line has the one style `style`; a style is a
     normalised SGR parameter string such as ``"1;31"`` (empty for the default).
     `cut` counts the characters dropped from the start of a very long line;
     `continued` tells that the line's start is no longer kept (it is counted in
     `Screen.hidden_lines` already).
+
+    A line written over in place (``\r``, ``\b``, cursor moves) keeps its
+    characters in a list until its text is read, so each overwrite costs the
+    length of what is written, not of the line.
     """
 
-    stream: str
-    text: str = ""
-    style: str = ""
-    styles: list[str] | None = None
-    cut: int = 0
-    continued: bool = False
+    __slots__ = ("_chars", "_text", "continued", "cut", "stream", "style", "styles")
+
+    def __init__(
+        self, stream: str, text: str = "", style: str = "", continued: bool = False
+    ) -> None:
+        self.stream = stream
+        self.style = style
+        self.styles: list[str] | None = None
+        self.cut = 0
+        self.continued = continued
+        self._text = text
+        self._chars: list[str] | None = None
+
+    @property
+    def text(self) -> str:
+        """The characters of the line."""
+        if self._chars is not None:
+            self._text = "".join(self._chars)
+            self._chars = None
+        return self._text
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._text = value
+        self._chars = None
+
+    def __len__(self) -> int:
+        return len(self._chars) if self._chars is not None else len(self._text)
 
     def write(self, column: int, text: str, style: str) -> int:
         """Write `text` at `column` over what is there; return the new column."""
         end = column + len(text)
-        if self.styles is None and style == self.style:
-            if column == len(self.text):
-                self.text += text
-                return end
-            if column < len(self.text) or not style:
-                self.text = self.text[:column].ljust(column) + text + self.text[end:]
-                return end
+        uniform = self.styles is None and style == self.style
+        if uniform and self._chars is None and column == len(self._text):
+            self._text += text
+            return end
 
-        if self.styles is None:
-            self.styles = [self.style] * len(self.text)
-        if column > len(self.text):
-            padding = column - len(self.text)
-            self.text += " " * padding
-            self.styles += [""] * padding
-        self.text = self.text[:column] + text + self.text[end:]
-        self.styles[column:end] = [style] * len(text)
+        if self._chars is None:
+            self._chars = list(self._text)
+        chars = self._chars
+        if not uniform and self.styles is None:
+            self.styles = [self.style] * len(chars)
+        if column > len(chars):
+            padding = column - len(chars)
+            chars += " " * padding
+            if self.styles is not None:
+                self.styles += [""] * padding
+        chars[column:end] = text
+        if self.styles is not None:
+            self.styles[column:end] = [style] * len(text)
         return end
 
     def erase(self, start: int, end: int | None = None) -> None:
@@ -113,19 +139,21 @@ class Line:
             if self.styles is not None:
                 del self.styles[start:]
             return
-        end = min(end, len(self.text))
+        end = min(end, len(self))
         if start < end:
             self.write(start, " " * (end - start), "")
 
     def runs(self) -> list[tuple[str, str]]:
         """Return the line as (text, style) runs."""
+        text = self.text
         if self.styles is None:
-            return [(self.text, self.style)] if self.text else []
+            return [(text, self.style)] if text else []
+        styles = self.styles
         runs: list[tuple[str, str]] = []
         start = 0
-        for index in range(1, len(self.text) + 1):
-            if index == len(self.text) or self.styles[index] != self.styles[start]:
-                runs.append((self.text[start:index], self.styles[start]))
+        for index in range(1, len(text) + 1):
+            if index == len(text) or styles[index] != styles[start]:
+                runs.append((text[start:index], styles[start]))
                 start = index
         return runs
 
@@ -425,20 +453,20 @@ class Screen:
         if final == "m":
             cursor.style.apply(parameters)
         elif final == "K" and cursor.line is not None:
-            before = len(cursor.line.text)
+            before = len(cursor.line)
             if count == 0:
                 cursor.line.erase(cursor.column)
             elif count == 1:
                 cursor.line.erase(0, cursor.column + 1)
             else:
                 cursor.line.erase(0)
-            self._chars += len(cursor.line.text) - before
+            self._chars += len(cursor.line) - before
         elif final == "D":
             cursor.column = max(cursor.column - max(count, 1), 0)
         elif final == "C":
-            # At most `max_chars` on: the line is cut to that anyway, and a
-            # huge count would make a line of that many spaces.
-            cursor.column += min(max(count, 1), self.max_chars)
+            # The right margin is at `max_chars`, as a terminal's is at its width:
+            # moves past it would only make lines of spaces to be cut again.
+            cursor.column = min(cursor.column + max(count, 1), self.max_chars)
         elif final == "G":
             cursor.column = max(min(count, self.max_chars) - 1, 0)
 
@@ -453,25 +481,25 @@ class Screen:
             line = cursor.line = Line(stream, style=style, continued=cursor.hidden)
             cursor.hidden = False
             self.lines.append(line)
-        before = len(line.text)
+        before = len(line)
         cursor.column = line.write(cursor.column, text, style)
-        if len(line.text) > 2 * self.max_chars:
+        if len(line) > 2 * self.max_chars:
             # Only the end of so long a line is shown: drop its start, now and
             # then, so that it stays bounded and appending to it stays cheap.
-            cut = len(line.text) - self.max_chars
+            cut = len(line) - self.max_chars
             line.cut += cut
             line.text = line.text[cut:]
             if line.styles is not None:
                 del line.styles[:cut]
             cursor.column = max(cursor.column - cut, 0)
-        self._chars += len(line.text) - before
+        self._chars += len(line) - before
 
     def _trim(self) -> None:
         while len(self.lines) > 1 and (
             len(self.lines) > self.max_lines or self._chars > self.max_chars
         ):
             line = self.lines.popleft()
-            self._chars -= len(line.text)
+            self._chars -= len(line)
             self._hidden_lines += not line.continued
             for cursor in self._cursors.values():
                 if cursor.line is line:
@@ -490,7 +518,7 @@ class Screen:
         rendered: list[list[Any]] = []
         for line in self.lines:
             runs = line.runs()
-            if line.cut or len(line.text) > self.max_chars:
+            if line.cut or len(line) > self.max_chars:
                 runs = _last_chars(runs, self.max_chars)
             rendered.append([line.stream, [list(run) for run in runs]])
         return rendered
