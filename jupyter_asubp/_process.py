@@ -62,6 +62,7 @@ _DIE_WITH_PARENT = [_SETPRIV, "--pdeathsig", "KILL", "--"] if _SETPRIV else []
 _STREAM_OF_FD = {1: STDOUT, 2: STDERR}
 
 _PIPE_SIZE = 1 << 20
+_READ_SIZE = 128 * 1024
 
 Pattern = str | re.Pattern[str]
 
@@ -1081,19 +1082,22 @@ async def _wait_gone(
 
 
 def _widen_pipe(pipe: asyncio.BaseTransport | None) -> None:
-    """Let a pipe from the process hold and deliver 1 MiB at a time.
+    """Let a pipe from the process hold 1 MiB, and read it 128 KiB at a time.
 
-    A pipe holds 64 KiB by default, so a fast writer wakes the loop for every
-    64 KiB; a wider pipe and larger reads cut those wake-ups sixteenfold.
+    A pipe holds 64 KiB by default, so a fast writer stalls and wakes the loop
+    for every 64 KiB. asyncio reads up to 256 KiB per wake-up; 128 KiB keeps
+    ingest above half of cat's speed while a turn of the loop spent on four
+    flooding processes stays short enough for other cells (measured: 1+1 p50
+    16 ms against 171 ms with 1 MiB reads).
     """
     if pipe is None or not hasattr(fcntl, "F_SETPIPE_SZ"):
         return
-    with contextlib.suppress(OSError, AttributeError):
+    # A process that ends at once may have closed the pipe already.
+    with contextlib.suppress(OSError, AttributeError, ValueError):
         fcntl.fcntl(
             pipe.get_extra_info("pipe").fileno(), fcntl.F_SETPIPE_SZ, _PIPE_SIZE
         )
-        # asyncio reads at most `max_size` bytes per wake-up (256 KiB).
-        pipe.max_size = _PIPE_SIZE  # type: ignore[attr-defined]
+        pipe.max_size = _READ_SIZE  # type: ignore[attr-defined]
 
 
 _spawn_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (

@@ -39,8 +39,15 @@ _ANY_ESCAPE = re.compile(
 # BEL stays, as it ends an OSC sequence.
 _IGNORED = re.compile(r"[\x00-\x06\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]+")
 
-# Characters that need the slow path; everything else is plain text and newlines.
-_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Characters that need the slow path, one by one: a search for one character
+# runs at memory speed, a search for a character class some fifty times slower.
+_CONTROLS = [chr(code) for code in [*range(0x09), *range(0x0B, 0x20), 0x7F]]
+
+
+def _has_controls(text: str) -> bool:
+    """Whether `text` has a character other than newline and tab below space."""
+    return any(control in text for control in _CONTROLS)
+
 
 # An SGR sequence, as `_TOKEN` finds it: colours set by output that is skipped.
 _SGR = re.compile(r"\x1b\[([0-?]*)[ -/]*m")
@@ -80,7 +87,16 @@ class Line:
     length of what is written, not of the line.
     """
 
-    __slots__ = ("_chars", "_text", "continued", "cut", "stream", "style", "styles")
+    __slots__ = (
+        "_chars",
+        "_runs",
+        "_text",
+        "continued",
+        "cut",
+        "stream",
+        "style",
+        "styles",
+    )
 
     def __init__(
         self, stream: str, text: str = "", style: str = "", continued: bool = False
@@ -92,6 +108,7 @@ class Line:
         self.continued = continued
         self._text = text
         self._chars: list[str] | None = None
+        self._runs: list[list[str]] | None = None
 
     @property
     def text(self) -> str:
@@ -105,12 +122,14 @@ class Line:
     def text(self, value: str) -> None:
         self._text = value
         self._chars = None
+        self._runs = None
 
     def __len__(self) -> int:
         return len(self._chars) if self._chars is not None else len(self._text)
 
     def write(self, column: int, text: str, style: str) -> int:
         """Write `text` at `column` over what is there; return the new column."""
+        self._runs = None
         end = column + len(text)
         uniform = self.styles is None and style == self.style
         if uniform and self._chars is None and column == len(self._text):
@@ -134,6 +153,7 @@ class Line:
 
     def erase(self, start: int, end: int | None = None) -> None:
         """Erase from `start` to `end` (the end of the line when None)."""
+        self._runs = None
         if end is None:
             self.text = self.text[:start]
             if self.styles is not None:
@@ -143,17 +163,22 @@ class Line:
         if start < end:
             self.write(start, " " * (end - start), "")
 
-    def runs(self) -> list[tuple[str, str]]:
-        """Return the line as (text, style) runs."""
+    def runs(self) -> list[list[str]]:
+        """Return the line as [text, style] runs (kept until the line changes)."""
+        if self._runs is None:
+            self._runs = self._make_runs()
+        return self._runs
+
+    def _make_runs(self) -> list[list[str]]:
         text = self.text
         if self.styles is None:
-            return [(text, self.style)] if text else []
+            return [[text, self.style]] if text else []
         styles = self.styles
-        runs: list[tuple[str, str]] = []
+        runs: list[list[str]] = []
         start = 0
         for index in range(1, len(text) + 1):
             if index == len(text) or styles[index] != styles[start]:
-                runs.append((text[start:index], styles[start]))
+                runs.append([text[start:index], styles[start]])
                 start = index
         return runs
 
@@ -273,7 +298,7 @@ class Screen:
         if unfinished and len(text) - unfinished.start() <= _MAX_ESCAPE:
             cursor.unfinished = unfinished.group()
             text = text[: unfinished.start()]
-        if _IGNORED.search(text):
+        if _has_controls(text):
             text = _IGNORED.sub("", text)
         if text:
             self._dirty = True
@@ -315,7 +340,7 @@ class Screen:
         self._pending_chars = 0
         for stream, text in pending:
             cursor = self._cursors[stream]
-            if _SPECIAL.search(text):
+            if _has_controls(text):
                 self._feed_terminal(stream, cursor, text)
             else:
                 self._feed_plain(stream, cursor, text)
@@ -397,22 +422,28 @@ class Screen:
                 cursor.hidden = on_line or tail_shown
 
     def _feed_plain(self, stream: str, cursor: _Cursor, text: str) -> None:
-        pieces = text.split("\n")
-        self._write(stream, cursor, pieces[0])
-        if len(pieces) == 1:
+        first_end = text.find("\n")
+        if first_end < 0:
+            self._write(stream, cursor, text)
             return
-
+        self._write(stream, cursor, text[:first_end])
         self._end_line(stream, cursor)
-        middle = pieces[1:-1]
-        if len(middle) > self.max_lines:
-            self._hide_all()
-            self._hidden_lines += len(middle) - self.max_lines
-            middle = middle[-self.max_lines :]
-        style = cursor.style.key
-        for piece in middle:
-            self.lines.append(Line(stream, piece, style))
-            self._chars += len(piece)
-        self._write(stream, cursor, pieces[-1])
+
+        # Only the last `max_lines` whole lines can be kept: find where they
+        # start before splitting, so a flood is not cut into strings to drop.
+        last_end = text.rfind("\n")
+        start = first_end + 1
+        if last_end > first_end:
+            whole = text.count("\n", start, last_end) + 1
+            if whole > self.max_lines:
+                self._hide_all()
+                self._hidden_lines += whole - self.max_lines
+                start = _start_of_last_lines(text, last_end, self.max_lines)
+            style = cursor.style.key
+            for piece in text[start:last_end].split("\n"):
+                self.lines.append(Line(stream, piece, style))
+                self._chars += len(piece)
+        self._write(stream, cursor, text[last_end + 1 :])
 
     def _feed_terminal(self, stream: str, cursor: _Cursor, text: str) -> None:
         for token in _TOKEN.finditer(text):
@@ -520,7 +551,7 @@ class Screen:
             runs = line.runs()
             if line.cut or len(line) > self.max_chars:
                 runs = _last_chars(runs, self.max_chars)
-            rendered.append([line.stream, [list(run) for run in runs]])
+            rendered.append([line.stream, runs])
         return rendered
 
     @property
@@ -571,12 +602,20 @@ def _apply_styles(style: Style, pieces: list[str]) -> None:
             style.apply(sgr.group(1))
 
 
-def _last_chars(runs: list[tuple[str, str]], count: int) -> list[tuple[str, str]]:
-    kept: list[tuple[str, str]] = []
+def _start_of_last_lines(text: str, end: int, count: int) -> int:
+    """Where the last `count` lines of `text` before the line end at `end` begin."""
+    position = end
+    for _ in range(count):
+        position = text.rfind("\n", 0, position)
+    return position + 1
+
+
+def _last_chars(runs: list[list[str]], count: int) -> list[list[str]]:
+    kept: list[list[str]] = []
     for text, style in reversed(runs):
         if count <= 0:
             break
-        kept.append((text[-count:], style))
+        kept.append([text[-count:], style])
         count -= len(text)
     kept.reverse()
-    return [("\u2026", ""), *kept]
+    return [["\u2026", ""], *kept]

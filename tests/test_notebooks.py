@@ -24,6 +24,7 @@ EXPECTED = [
 NOTEBOOK_SECONDS = 30.0
 IGNORE_TAG = "nbval-ignore-output"
 PID_LIKE = re.compile(r"\bpid\b|process \d{3,}")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def _load(name: str) -> nbformat.NotebookNode:
@@ -69,6 +70,50 @@ def test_compared_outputs_show_no_pids(name: str) -> None:
             assert not PID_LIKE.search(_text(output)), (
                 f"{name}: {cell.source[:60]!r} shows a pid, which changes every run"
             )
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_waiting_cells_are_compared(name: str) -> None:
+    """A --wait cell ends with its transcript as an output nbval can compare."""
+    for cell in _load(name).cells:
+        if cell.cell_type == "code" and "--wait" in cell.source.partition("\n")[0]:
+            assert IGNORE_TAG not in cell.metadata.get("tags", []), (
+                f"{name}: {cell.source[:60]!r} waits for its process; compare it"
+            )
+            last = _text(cell.outputs[-1]) if cell.outputs else ""
+            assert last.startswith("$ "), (
+                f"{name}: {cell.source[:60]!r} saved no transcript: {last!r}"
+            )
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_ignored_cells_are_live(name: str) -> None:
+    """Output is ignored only for a view left running, or for pids and times."""
+    for cell in _load(name).cells:
+        if cell.cell_type != "code" or IGNORE_TAG not in cell.metadata.get("tags", []):
+            continue
+        assert any(
+            _text(output).endswith(("[starting]", "[running]"))
+            or PID_LIKE.search(_text(output))
+            for output in cell.outputs
+        ), f"{name}: {cell.source[:60]!r} is ignored but its output is not live"
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_saved_outputs_name_no_widget(name: str) -> None:
+    """Opened before running, a saved view said "model not found"; now text."""
+    for cell in _load(name).cells:
+        for output in cell.get("outputs", []):
+            assert WIDGET_VIEW not in output.get("data", {}), (
+                f"{name}: {cell.source[:60]!r} saved a widget view: keep its text"
+            )
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_keeps_no_widget_state(name: str) -> None:
+    assert "widgets" not in _load(name).metadata, (
+        f"{name} saved widget state: strip it after running"
+    )
 
 
 @pytest.mark.parametrize("name", EXPECTED)
