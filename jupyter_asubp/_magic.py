@@ -164,13 +164,13 @@ class AsubpMagics(Magics):
             return
 
         process = self._process(options, cell)
-        if getattr(self.shell, "kernel", None) is None:
+        if not self._in_kernel:
             # No kernel keeps the loop running between cells: run in the foreground.
             await run_in_foreground(process, lambda: self._start(process, options))
         else:
             view_of(process).display(transcript_after=options.wait)
             await self._start(process, options)
-        if options.wait or getattr(self.shell, "kernel", None) is None:
+        if options.wait or not self._in_kernel:
             await process.wait()
             # The cell's output should end with the transcript, which waits for
             # the output to close; a background process of the child may hold it.
@@ -185,6 +185,11 @@ class AsubpMagics(Magics):
                     process.command,
                     "",
                 )
+
+    @property
+    def _in_kernel(self) -> bool:
+        # Terminal IPython has no kernel, and no front end for a view.
+        return getattr(self.shell, "kernel", None) is not None
 
     def _parse(self, line: str, cell: str | None) -> Any:
         # Split like a POSIX shell: IPython's parse_argstring keeps the quotes, so
@@ -248,11 +253,12 @@ class AsubpMagics(Magics):
             )
         except StartError as error:
             raise UsageError(str(error)) from None
-        process._view = View(
-            process,
-            options.max_lines or self.max_lines,
-            options.max_chars or self.max_chars,
-        )
+        if self._in_kernel:
+            process._view = View(
+                process,
+                options.max_lines or self.max_lines,
+                options.max_chars or self.max_chars,
+            )
         if options.name:
             self.shell.user_ns[options.name] = process  # type: ignore[union-attr]
         return process
@@ -290,6 +296,12 @@ class AsubpMagics(Magics):
             display({"text/plain": _table(processes())}, raw=True)
 
 
+def _one_line(command: str, width: int) -> str:
+    """Put the command on one line, as the view's header does, cut to `width`."""
+    line = " \u21b5 ".join(command.splitlines())
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
 def _find(target: str) -> list[Process]:
     everything = processes()
     if target == "all":
@@ -312,7 +324,7 @@ def _table(rows: list[Process]) -> str:
             str(p.pid or ""),
             p.state,
             f"{p.elapsed:.1f} s",
-            p.command if len(p.command) <= 50 else p.command[:47] + "...",
+            _one_line(p.command, 50),
         )
         for p in rows
     ]

@@ -324,15 +324,18 @@ def test_terminal_ipython_runs_the_cell_in_the_foreground(
     output = seen.getvalue().splitlines()
     assert "out1" in output
     assert "err1" in seen.getvalue()
+    # Streamed once; no transcript printed after it.
+    assert seen.getvalue().count("got abc") == 1
 
 
 def test_terminal_ipython_ctrl_c_stops_the_process(terminal_ipython: Any) -> None:
     ipython = terminal_ipython
     ipython.sendline("%load_ext jupyter_asubp")
     ipython.expect(r"In \[2\]: ")
-    ipython.sendline("%asubp sleep 30")
-    ipython.expect("sleep 30")
-    time.sleep(1)
+    ipython.sendline("%asubp sh -c 'echo started; exec sleep 30'")
+    ipython.expect("\r\nstarted")
+    # The Ctrl-C handler is set once the start returns, just after this output.
+    time.sleep(0.5)
     started = time.monotonic()
     ipython.sendintr()
     ipython.expect("ProcessInterruptedError: interrupted .*killed by signal SIGINT")
