@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._api import RunResult, run, start
 from ._errors import (
     EndOfStreamError,
     ExpectTimeoutError,
@@ -13,7 +14,7 @@ from ._errors import (
     StartError,
     StdinClosedError,
 )
-from ._process import Process, RunResult, processes, run, start
+from ._process import Process, processes
 from ._screen import strip_ansi
 
 if TYPE_CHECKING:

@@ -22,13 +22,9 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
-    Coroutine,
-    Generator,
     Sequence,
 )
 from typing import Any
-
-import psutil
 
 from ._errors import (
     EndOfStreamError,
@@ -40,6 +36,7 @@ from ._errors import (
 )
 from ._record import StreamRecord
 from ._screen import STDERR, STDOUT
+from ._tree import alive, process_tree, signal_all, wait_gone
 
 logger = logging.getLogger(__name__)
 
@@ -564,12 +561,12 @@ class Process:
         if self.pid is None:
             return -1
 
-        tree = _process_tree(self.pid)
+        tree = process_tree(self.pid)
         signals = [signal.SIGINT, signal.SIGTERM] if interrupt else [signal.SIGTERM]
         for signum in signals:
             self.send_signal(signum)
-            _signal_all(tree, signum)
-            if await _wait_gone(tree, self._exited, grace):
+            signal_all(tree, signum)
+            if await wait_gone(tree, self._exited, grace):
                 break
         else:
             warnings.warn(
@@ -578,7 +575,7 @@ class Process:
                 stacklevel=2,
             )
             self.kill()
-            _signal_all(tree, signal.SIGKILL)
+            signal_all(tree, signal.SIGKILL)
 
         await self._exited.wait()
         assert self.returncode is not None
@@ -834,170 +831,6 @@ class _PipeProtocol(asyncio.SubprocessProtocol):
         self._process._resume_stdin()
 
 
-class _Starting(Coroutine[Any, Any, Process]):
-    """What `start` returns: await it for the process, or use it in `async with`.
-
-    It is a coroutine, so `asyncio.create_task` and task groups take it too.
-    """
-
-    def __init__(self, process: Process) -> None:
-        self._process = process
-        self._coroutine: Coroutine[Any, Any, Process] | None = None
-
-    def _run(self) -> Coroutine[Any, Any, Process]:
-        # Made on first use: one never awaited (`async with`) must not warn.
-        if self._coroutine is None:
-            self._coroutine = self._started()
-        return self._coroutine
-
-    def __await__(self) -> Generator[Any, None, Process]:
-        return self._run().__await__()
-
-    def send(self, value: Any) -> Any:
-        return self._run().send(value)
-
-    def throw(self, *args: Any) -> Any:
-        return self._run().throw(*args)
-
-    def close(self) -> None:
-        if self._coroutine is not None:
-            self._coroutine.close()
-
-    async def _started(self) -> Process:
-        await self._process._start()
-        return self._process
-
-    async def __aenter__(self) -> Process:
-        return await self._started()
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self._process.aclose()
-
-
-def start(
-    command: str | Sequence[str],
-    *,
-    cwd: str | os.PathLike[str] | None = None,
-    env: dict[str, str] | None = None,
-    shell: str = "/bin/sh",
-    encoding: str = "utf-8",
-    timeout: float | None = None,
-    merge_stderr: bool = False,
-    max_bytes: int | None = None,
-    name: str | None = None,
-) -> _Starting:
-    """Start a process on the running loop; await the result for its `Process`.
-
-    Parameters
-    ----------
-    command : str or list of str
-        A string runs as a script in `shell`; a list is run directly.
-    cwd : str or path, optional
-        The working directory.
-    env : dict, optional
-        Variables added to (or replacing ones in) the kernel's environment.
-        ``PYTHONUNBUFFERED=1`` is set unless the environment sets it.
-    shell : str
-        The shell that runs a string command.
-    encoding : str
-        How to decode the output; what cannot be decoded shows as U+FFFD.
-    timeout : float, optional
-        Stop the process (see `Process.stop`) after this many seconds.
-    merge_stderr : bool
-        Send the child's stderr into its stdout pipe, keeping their exact order.
-    max_bytes : int, optional
-        Keep at most this many bytes of each stream; the text says how many were
-        dropped. By default everything is kept (spilling to a temporary file).
-    name : str, optional
-        A name shown in the view and in ``%asubp --list``.
-
-    Returns
-    -------
-    awaitable of Process
-        Also an async context manager that stops the process on leaving.
-
-    Raises
-    ------
-    StartError
-        If the process cannot start; the message says why and what to do.
-
-    Examples
-    --------
-    >>> proc = await start("echo hi")  # doctest: +SKIP
-    >>> async with start(["cat"]) as cat:  # doctest: +SKIP
-    ...     await cat.send_line("echo")
-    """
-    return _Starting(
-        Process(
-            command,
-            cwd=cwd,
-            env=env,
-            shell=shell,
-            encoding=encoding,
-            timeout=timeout,
-            merge_stderr=merge_stderr,
-            max_bytes=max_bytes,
-            name=name,
-        )
-    )
-
-
-class RunResult:
-    """What `run` returns: the exit status and all the text of a finished process."""
-
-    def __init__(self, process: Process) -> None:
-        assert process.returncode is not None
-        self.process = process
-        self.returncode: int = process.returncode
-        self.stdout = process.stdout
-        self.stderr = process.stderr
-
-    def __repr__(self) -> str:
-        return f"<RunResult returncode={self.returncode} {self.process.command!r}>"
-
-
-async def run(
-    command: str | Sequence[str],
-    input: str | bytes | None = None,
-    timeout: float | None = None,
-    check: bool = False,
-    **options: Any,
-) -> RunResult:
-    r"""Run a process to its end: start it, send `input`, close stdin, wait.
-
-    Parameters
-    ----------
-    command : str or list of str
-        As for `start`.
-    input : str or bytes, optional
-        Sent to stdin, which is then closed (it is closed at once without input).
-    timeout : float, optional
-        Stop the process after this many seconds and raise `TimeoutError`.
-    check : bool
-        Raise `ProcessFailedError`, with the end of stderr, on a non-zero status.
-    **options
-        Passed on to `start`.
-
-    Examples
-    --------
-    >>> result = await run("tr a-z A-Z", input="shout\n")  # doctest: +SKIP
-    >>> result.stdout  # doctest: +SKIP
-    'SHOUT\n'
-    """
-    async with start(command, timeout=timeout, **options) as process:
-        if input:
-            with contextlib.suppress(StdinClosedError):
-                await process.send(input)
-        await process.close_stdin()
-        # The error shows the end of stderr: wait for all of it first.
-        await process.wait_closed()
-        if check:
-            await process.check()
-    if process.timed_out:
-        raise TimeoutError(f"{process._described()} {process.state}")
-    return RunResult(process)
-
-
 def _start_error_message(process: Process, error: Exception) -> str:
     program = process.args[0]
     if isinstance(error, StartError):
@@ -1045,40 +878,6 @@ def run_in_background(work: Awaitable[Any]) -> asyncio.Future[Any]:
 def _log_failure(future: asyncio.Future[Any]) -> None:
     if not future.cancelled() and future.exception() is not None:
         logger.error("background work failed", exc_info=future.exception())
-
-
-def _process_tree(pid: int) -> list[psutil.Process]:
-    """Return the process and its descendants, as far as they can be seen now."""
-    try:
-        leader = psutil.Process(pid)
-        return [leader, *leader.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def _signal_all(tree: list[psutil.Process], signum: int) -> None:
-    for member in tree:
-        with contextlib.suppress(psutil.Error):
-            member.send_signal(signum)
-
-
-def _alive(member: psutil.Process) -> bool:
-    try:
-        return bool(member.status() != psutil.STATUS_ZOMBIE)
-    except psutil.Error:
-        return False
-
-
-async def _wait_gone(
-    tree: list[psutil.Process], exited: asyncio.Event, grace: float
-) -> bool:
-    """Wait up to `grace` seconds for the leader to exit and the tree to end."""
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if exited.is_set() and not any(_alive(member) for member in tree[1:]):
-            return True
-        await asyncio.sleep(0.02)
-    return False
 
 
 def _widen_pipe(pipe: asyncio.BaseTransport | None) -> None:
@@ -1133,20 +932,20 @@ def stop_all_now(grace: float = 1.0) -> None:
         tree
         for process in _all_processes
         if process.running and process.pid is not None
-        for tree in [_process_tree(process.pid)]
+        for tree in [process_tree(process.pid)]
     ]
     for tree in trees:
-        _signal_all(tree, signal.SIGTERM)
+        signal_all(tree, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and any(
-        _alive(member) for tree in trees for member in tree
+        alive(member) for tree in trees for member in tree
     ):
         time.sleep(0.02)
     for process in _all_processes:
         if process.running:
             process.kill()
     for tree in trees:
-        _signal_all(tree, signal.SIGKILL)
+        signal_all(tree, signal.SIGKILL)
 
 
 atexit.register(stop_all_now)

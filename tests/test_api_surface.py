@@ -82,8 +82,8 @@ def test_docstring_examples_that_run_without_a_process_are_right() -> None:
     """Examples in raw docstrings once carried doubled backslashes."""
     import doctest
 
-    from jupyter_asubp import _process, _screen
+    from jupyter_asubp import _api, _process, _screen
 
-    for module in (_screen, _process):
+    for module in (_screen, _process, _api):
         failed, _ = doctest.testmod(module)
         assert failed == 0, f"a docstring example in {module.__name__} fails"
