@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m bench.run              # issue 5's sizes (~20 min; 1 GB of NULs ~14)
+    python -m bench.run              # full sizes (about 10 min, most of it %%bash)
     python -m bench.run --quick      # smaller sizes, a few minutes
     python -m bench.run --tiny       # a smoke run of every benchmark, seconds
     python -m bench.run --only lines,echo --repeats 5

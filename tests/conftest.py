@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-import psutil
 import pytest
 from kernel_harness import (
     KernelSession,
+    LeakCheck,
     all_sessions,
     descendants,
+    process_key,
     reap,
     survivors_log,
 )
@@ -39,25 +40,6 @@ def shared_kernel() -> Iterator[KernelSession]:
     )
 
 
-def _key(proc: psutil.Process) -> tuple[int, float]:
-    # (pid, create_time) identifies a process even if its pid is reused.
-    try:
-        return proc.pid, proc.create_time()
-    except psutil.NoSuchProcess:
-        return proc.pid, 0.0
-
-
-class LeakCheck:
-    """Handle to the leak check, for tests that leak processes on purpose."""
-
-    def __init__(self) -> None:
-        self.allowed: set[int] = set()
-
-    def allow(self, pid: int) -> None:
-        """Do not count the process `pid` as a leak (it is still killed)."""
-        self.allowed.add(pid)
-
-
 @pytest.fixture(autouse=True)
 def no_leaked_processes() -> Iterator[LeakCheck]:
     """Fail a test that leaves processes running.
@@ -70,17 +52,19 @@ def no_leaked_processes() -> Iterator[LeakCheck]:
     this fixture by name and call ``allow(pid)`` to leak a process on purpose.
     """
     me = os.getpid()
-    before = {_key(p) for p in descendants(me)}
+    before = {process_key(p) for p in descendants(me)}
     survivors_before = len(survivors_log())
     check = LeakCheck()
     yield check
     sessions = all_sessions()
     kernel_pids = {s.kernel_pid for s in sessions if s.is_alive()}
-    candidates = {_key(p): p for p in descendants(me)}
+    candidates = {process_key(p): p for p in descendants(me)}
     for session in sessions:
         if session.is_alive():
-            candidates.update({_key(p): p for p in descendants(session.kernel_pid)})
-            candidates.update({_key(p): p for p in session.tagged_processes()})
+            candidates.update(
+                {process_key(p): p for p in descendants(session.kernel_pid)}
+            )
+            candidates.update({process_key(p): p for p in session.tagged_processes()})
     leaked = [
         p
         for key, p in candidates.items()

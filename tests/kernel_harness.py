@@ -254,6 +254,25 @@ def _put_buffers(
         obj[path[-1]] = bytes(buf)
 
 
+def process_key(proc: psutil.Process) -> tuple[int, float]:
+    """(pid, create_time): names a process even if its pid is reused."""
+    try:
+        return proc.pid, proc.create_time()
+    except psutil.NoSuchProcess:
+        return proc.pid, 0.0
+
+
+class LeakCheck:
+    """Handle to the leak check, for tests that leak processes on purpose."""
+
+    def __init__(self) -> None:
+        self.allowed: set[int] = set()
+
+    def allow(self, pid: int) -> None:
+        """Do not count the process `pid` as a leak (it is still killed)."""
+        self.allowed.add(pid)
+
+
 class KernelSession:
     """A real IPython kernel plus a blocking client, as a notebook front end sees it.
 

@@ -1,4 +1,6 @@
-"""Field cases I1, I3, I6, L1, L3 and L4 of CASES.md, and kernel interrupts."""
+"""Typed input: prompts, input after the end, input while other cells run; stopping
+floods, restarts and shutdowns, output staying in its cell, and kernel interrupts.
+"""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ import jupyter_asubp
 PY = sys.executable
 T = TypeVar("T")
 
-# Field cases of CASES.md, as child commands.
+# Children whose output broke other tools, as commands.
 S1_LONG_LINE = (
     f"{PY} -c \"import sys,time; sys.stdout.write('x'*70000+'\\n'); "
     "sys.stdout.write('y'*200000); sys.stdout.flush(); time.sleep(0.5); "

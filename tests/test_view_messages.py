@@ -1,4 +1,4 @@
-"""The issue's example end to end, driven by the view's own comm messages."""
+"""A prompt-and-ticks script end to end, driven by the view's own comm messages."""
 
 from __future__ import annotations
 

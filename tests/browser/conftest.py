@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 import pytest
+from kernel_harness import LeakCheck, process_key
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
@@ -125,25 +126,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-def _key(process: psutil.Process) -> tuple[int, float]:
-    # (pid, create_time) names a process even if its pid is reused.
-    try:
-        return process.pid, process.create_time()
-    except psutil.NoSuchProcess:
-        return process.pid, 0.0
-
-
-class LeakCheck:
-    """Handle to the browser leak check, for tests that leak on purpose."""
-
-    def __init__(self) -> None:
-        self.allowed: set[int] = set()
-
-    def allow(self, pid: int) -> None:
-        """Do not count the process ``pid`` as a leak (it is still killed)."""
-        self.allowed.add(pid)
-
-
 @pytest.fixture(autouse=True)
 def no_leaked_processes() -> Iterator[LeakCheck]:
     """Shut down the test's kernels, then fail if their processes live on.
@@ -154,7 +136,7 @@ def no_leaked_processes() -> Iterator[LeakCheck]:
     started during the test and still run after a grace period is a leak and
     is killed.
     """
-    before = {_key(p) for server in _running for p in server_descendants(server)}
+    before = {process_key(p) for server in _running for p in server_descendants(server)}
     check = LeakCheck()
     yield check
 
@@ -162,7 +144,7 @@ def no_leaked_processes() -> Iterator[LeakCheck]:
     # reparented afterwards and could no longer be found from the server.
     new: list[psutil.Process] = []
     for server in _running:
-        new += [p for p in server_descendants(server) if _key(p) not in before]
+        new += [p for p in server_descendants(server) if process_key(p) not in before]
         shutdown_kernels(server)
     _, alive = psutil.wait_procs(new, timeout=LEAK_GRACE)
 

@@ -247,6 +247,13 @@ def stop_server(server: JupyterServer) -> None:
     except psutil.NoSuchProcess:
         processes = []
 
+    end_processes(processes, server.process)
+
+
+def end_processes(
+    processes: list[psutil.Process], popen: subprocess.Popen[bytes]
+) -> None:
+    """Terminate `processes`, kill what is left, and reap the server's `popen`."""
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.terminate()
@@ -258,10 +265,10 @@ def stop_server(server: JupyterServer) -> None:
 
     # Reap the Popen object so no ResourceWarning is raised for it.
     try:
-        server.process.wait(timeout=SERVER_STOP_TIMEOUT)
+        popen.wait(timeout=SERVER_STOP_TIMEOUT)
     except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+        popen.kill()
+        popen.wait()
 
 
 def _api(server: JupyterServer, method: str, route: str) -> Any:

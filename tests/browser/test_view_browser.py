@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from .jupyter_ui import JupyterServer
 
-# The tour's talk-to-a-process cell (field case I1).
+# The tour's talk-to-a-process cell: answer a prompt.
 ASK_NAME = 'printf "Name? "; read n; echo "hi $n"'
 
 ECHO_LINES = 'while read l; do echo "got:$l"; done'

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from .jupyter_ui import SERVER_START_TIMEOUT, SERVER_STOP_TIMEOUT, _free_port
+from .jupyter_ui import SERVER_START_TIMEOUT, _free_port, end_processes
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -136,18 +136,4 @@ def stop_voila(server: VoilaServer) -> None:
     with contextlib.suppress(psutil.NoSuchProcess):
         processes.insert(0, psutil.Process(server.process.pid))
 
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.terminate()
-    _, alive = psutil.wait_procs(processes, timeout=SERVER_STOP_TIMEOUT)
-    for process in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-    psutil.wait_procs(alive, timeout=SERVER_STOP_TIMEOUT)
-
-    # Reap the Popen object so no ResourceWarning is raised for it.
-    try:
-        server.process.wait(timeout=SERVER_STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    end_processes(processes, server.process)
