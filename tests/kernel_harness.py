@@ -9,6 +9,7 @@ can check that nothing is left behind.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import os
@@ -933,3 +934,27 @@ class KernelSession:
             if self._log_file is not None:
                 self._log_file.close()
             shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+def living(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Return the members of `procs` still running (zombies do not count)."""
+    found = []
+    for proc in procs:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def value(kernel: KernelSession, code: str, timeout: float = 30.0) -> Any:
+    """Run `code`, whose last line is a literal-valued expression; return it."""
+    result = kernel.execute(code, timeout)
+    assert result.status == "ok", f"{code!r} failed: {result.error}"
+    return ast.literal_eval(result.text_plain[-1])
+
+
+def view_text(state: dict[str, Any]) -> str:
+    """The text of a view's lines, one per line, input echoes included."""
+    return "\n".join("".join(run[0] for run in runs) for _, runs in state["lines"])

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import ast
 from typing import Any
 
 import pytest
-from kernel_harness import WIDGET_VIEW_MIME, KernelSession
+from kernel_harness import WIDGET_VIEW_MIME, KernelSession, value, view_text
 
 # Traps SIGINT in a grandchild of the shell, to see that signals reach the group.
 SIGINT_CHILD = (
@@ -39,17 +38,6 @@ def cells(shared_kernel: KernelSession) -> KernelSession:
     )
     assert result.status == "ok", result.error
     return shared_kernel
-
-
-def value(kernel: KernelSession, code: str, timeout: float = 30.0) -> Any:
-    """Run `code`, whose last line is a literal-valued expression; return it."""
-    result = kernel.execute(code, timeout)
-    assert result.status == "ok", f"{code!r} failed: {result.error}"
-    return ast.literal_eval(result.text_plain[-1])
-
-
-def view_text(state: dict[str, Any]) -> str:
-    return "\n".join("".join(run[0] for run in runs) for _, runs in state["lines"])
 
 
 def test_start_with_a_shell_string(cells: KernelSession) -> None:

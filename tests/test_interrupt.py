@@ -6,9 +6,10 @@ import time
 
 import psutil
 import pytest
-from kernel_harness import KernelSession
+from kernel_harness import KernelSession, living
 
-# The three commands of L2; the sleep lengths make each run's tree findable.
+# Three commands a waiting cell is interrupted in; the sleep lengths make each
+# run's tree findable.
 COMMANDS = {
     "plain": "sh -c 'echo started; sleep 60.{n}'",
     "ignores_sigint": "sh -c \"trap '' INT; echo started; sleep 60.{n}\"",
@@ -44,17 +45,6 @@ def tree_of(marker: str, timeout: float = 10.0) -> list[psutil.Process]:
     raise AssertionError(f"no 'sleep {marker}' started within {timeout:g} s")
 
 
-def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
-    found = []
-    for proc in procs:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return found
-
-
 @pytest.mark.parametrize("how", list(HOW))
 @pytest.mark.parametrize("which", list(COMMANDS))
 def test_interrupt_ends_the_cell_with_an_error_and_stops_the_tree(
@@ -80,9 +70,9 @@ def test_interrupt_ends_the_cell_with_an_error_and_stops_the_tree(
     assert result.error is not None
     assert result.error.ename == "ProcessInterruptedError"
     deadline = interrupted + 3.0
-    while alive(tree) and time.monotonic() < deadline:
+    while living(tree) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not alive(tree), f"still running 3 s after the interrupt: {alive(tree)}"
+    assert not living(tree), f"still running 3 s after the interrupt: {living(tree)}"
 
     # The tree is gone; the kernel may take a moment more to reap its child.
     states = k.execute(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import ast
 import os
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
-from kernel_harness import WIDGET_VIEW_MIME, ExecutionResult, KernelSession
+from kernel_harness import (
+    WIDGET_VIEW_MIME,
+    ExecutionResult,
+    KernelSession,
+    value,
+    view_text,
+)
 
 
 @pytest.fixture(scope="module")
@@ -18,18 +22,6 @@ def asubp(shared_kernel: KernelSession) -> KernelSession:
     shared_kernel.load_extension()
     shared_kernel.execute("import jupyter_asubp, psutil")
     return shared_kernel
-
-
-def value(kernel: KernelSession, code: str, timeout: float = 30.0) -> Any:
-    """Run `code`, whose last line is a literal-valued expression; return it."""
-    result = kernel.execute(code, timeout)
-    assert result.status == "ok", f"{code!r} failed: {result.error}"
-    return ast.literal_eval(result.text_plain[-1])
-
-
-def view_text(state: dict[str, Any]) -> str:
-    """The text of a view's lines, one per line, input echoes included."""
-    return "\n".join("".join(run[0] for run in runs) for _, runs in state["lines"])
 
 
 def model_id_of(kernel: KernelSession, msg_id: str, timeout: float = 10.0) -> str:

@@ -10,7 +10,7 @@ import time
 
 import psutil
 from conftest import LeakCheck
-from kernel_harness import KernelSession
+from kernel_harness import KernelSession, living
 
 FORKS = (
     f"{sys.executable} -c 'import os,time\n"
@@ -42,17 +42,6 @@ def start_children(kernel: KernelSession) -> list[psutil.Process]:
     raise AssertionError(f"the children did not all start: {tree}")
 
 
-def alive(procs: list[psutil.Process]) -> list[psutil.Process]:
-    found = []
-    for proc in procs:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return found
-
-
 def watch_until_gone(procs: list[psutil.Process], started: float) -> list[float]:
     """Poll in a thread; the list gets the seconds until all were gone."""
     gone_after: list[float] = []
@@ -60,7 +49,7 @@ def watch_until_gone(procs: list[psutil.Process], started: float) -> list[float]
     def poll() -> None:
         deadline = started + 20
         while time.monotonic() < deadline:
-            if not alive(procs):
+            if not living(procs):
                 gone_after.append(time.monotonic() - started)
                 return
             time.sleep(0.02)
@@ -73,9 +62,9 @@ def test_shutdown_ends_every_process_within_3_s(kernel: KernelSession) -> None:
     tree = start_children(kernel)
     started = time.monotonic()
     kernel.km.shutdown_kernel(now=False)
-    while alive(tree) and time.monotonic() < started + 3:
+    while living(tree) and time.monotonic() < started + 3:
         time.sleep(0.02)
-    assert not alive(tree), f"alive 3 s after shutdown: {alive(tree)}"
+    assert not living(tree), f"alive 3 s after shutdown: {living(tree)}"
 
 
 def test_restart_ends_every_process_within_3_s(kernel: KernelSession) -> None:
@@ -108,11 +97,11 @@ def test_hard_kill_ends_the_direct_children(
     os.kill(kernel_pid, signal.SIGKILL)
 
     started = time.monotonic()
-    while alive(direct) and time.monotonic() < started + 3:
+    while living(direct) and time.monotonic() < started + 3:
         time.sleep(0.02)
-    assert not alive(direct), f"direct children outlived the kernel: {alive(direct)}"
+    assert not living(direct), f"direct children outlived the kernel: {living(direct)}"
 
-    orphans = alive(grandchildren)
+    orphans = living(grandchildren)
     print(
         f"\nkernel killed hard: {len(direct)} direct children died; "
         f"{len(orphans)} of {len(grandchildren)} grandchildren orphaned: "
