@@ -572,6 +572,19 @@ class KernelSession:
         """
         return self.wait_idle(self.start_execute(code), timeout)
 
+    def view_model_id(self, msg_id: str, timeout: float = 10.0) -> str:
+        """Wait for the process view the cell `msg_id` shows; return its model id."""
+        message = self.wait_for(
+            lambda m: (
+                m["parent_header"].get("msg_id") == msg_id
+                and m["msg_type"] == "display_data"
+                and WIDGET_VIEW_MIME in m["content"]["data"]
+            ),
+            timeout,
+            "display of a process view",
+        )
+        return str(message["content"]["data"][WIDGET_VIEW_MIME]["model_id"])
+
     def transcript(self, msg_id: str, timeout: float = 20.0) -> str:
         """The plain-text transcript of the view a cell showed.
 

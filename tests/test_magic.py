@@ -8,7 +8,6 @@ from pathlib import Path
 import psutil
 import pytest
 from kernel_harness import (
-    WIDGET_VIEW_MIME,
     ExecutionResult,
     KernelSession,
     value,
@@ -26,16 +25,7 @@ def asubp(shared_kernel: KernelSession) -> KernelSession:
 
 def model_id_of(kernel: KernelSession, msg_id: str, timeout: float = 10.0) -> str:
     """Wait until the view the cell `msg_id` shows has a pid; return its model id."""
-    message = kernel.wait_for(
-        lambda m: (
-            m["parent_header"].get("msg_id") == msg_id
-            and m["msg_type"] == "display_data"
-            and WIDGET_VIEW_MIME in m["content"]["data"]
-        ),
-        timeout,
-        "display of a process view",
-    )
-    model_id = str(message["content"]["data"][WIDGET_VIEW_MIME]["model_id"])
+    model_id = kernel.view_model_id(msg_id, timeout)
     # Input sent before the process has started is refused: wait for its pid.
     kernel.wait_for_widget_state(model_id, lambda s: s["pid"] > 0, timeout, "a pid")
     return model_id

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import psutil
 import pytest
-from kernel_harness import WIDGET_VIEW_MIME, ExecutionResult, KernelSession
+from kernel_harness import ExecutionResult, KernelSession
 
 import jupyter_asubp
 
@@ -238,23 +238,6 @@ def asubp(shared_kernel: KernelSession) -> KernelSession:
     return shared_kernel
 
 
-def view_of_cell(kernel: KernelSession, msg_id: str, timeout: float = 10.0) -> str:
-    message = kernel.wait_for(
-        lambda m: (
-            m["parent_header"].get("msg_id") == msg_id
-            and m["msg_type"] == "display_data"
-            and WIDGET_VIEW_MIME in m["content"]["data"]
-        ),
-        timeout,
-        "display of a process view",
-    )
-    return str(message["content"]["data"][WIDGET_VIEW_MIME]["model_id"])
-
-
-def transcript_of(kernel: KernelSession, msg_id: str, timeout: float = 20.0) -> str:
-    return kernel.transcript(msg_id, timeout)
-
-
 def view_lines(state: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         (stream, "".join(run[0] for run in runs)) for stream, runs in state["lines"]
@@ -272,11 +255,11 @@ def run_cell(
 ) -> tuple[str, dict[str, Any], str]:
     """Run a waiting %%asubp cell; return its view's id, end state, transcript."""
     result = cell(kernel, code, timeout)
-    model_id = view_of_cell(kernel, result.msg_id)
+    model_id = kernel.view_model_id(result.msg_id)
     state = kernel.wait_for_widget_state(
         model_id, lambda s: s["ended"], 10, "the view's end"
     )
-    return model_id, state, transcript_of(kernel, result.msg_id)
+    return model_id, state, kernel.transcript(result.msg_id)
 
 
 def test_kernel_s4_combined_view_is_in_arrival_order(asubp: KernelSession) -> None:
@@ -309,7 +292,7 @@ def test_kernel_s3_child_does_not_block_buffer(asubp: KernelSession) -> None:
     cell(asubp, "_saved = os.environ.pop('PYTHONUNBUFFERED', None)")
     try:
         msg_id = asubp.start_execute(f"%%asubp\n{S3_BUFFERED}")
-        model_id = view_of_cell(asubp, msg_id)
+        model_id = asubp.view_model_id(msg_id)
         started = time.monotonic()
         asubp.wait_for_widget_state(
             model_id, lambda s: ("stdout", "first") in view_lines(s), 5, "'first'"
@@ -350,7 +333,7 @@ def test_kernel_s6_flood(asubp: KernelSession) -> None:
     mark = asubp.mark()
     started = time.monotonic()
     msg_id = asubp.start_execute(f"%%asubp --name flood\n{S6_FLOOD}")
-    model_id = view_of_cell(asubp, msg_id)
+    model_id = asubp.view_model_id(msg_id)
     asubp.wait_idle(msg_id)
     round_trip = asubp.round_trip()
     # The exit is shown at once; the rest of the output may still be draining.
@@ -395,7 +378,7 @@ def test_kernel_e2_split_character(asubp: KernelSession) -> None:
 
 def test_kernel_e3_progress_bar_is_one_updating_line(asubp: KernelSession) -> None:
     msg_id = asubp.start_execute(f"%%asubp\n{E3_BAR}")
-    model_id = view_of_cell(asubp, msg_id)
+    model_id = asubp.view_model_id(msg_id)
     seen: set[str] = set()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -407,7 +390,7 @@ def test_kernel_e3_progress_bar_is_one_updating_line(asubp: KernelSession) -> No
         time.sleep(0.05)
     assert len(seen) >= 3, f"only {sorted(seen)} seen while it ran"
     assert view_lines(state) == [("stderr", "100%")]
-    transcript = transcript_of(asubp, msg_id)
+    transcript = asubp.transcript(msg_id)
     # The command takes the first lines ("$ ..." and "> ..." continuations).
     output = [line for line in transcript.splitlines() if line[:2] not in ("$ ", "> ")]
     assert output == ["[stderr] 100%", "[exited with code 0]"]
@@ -437,7 +420,7 @@ def test_kernel_e4_colour_in_the_view_plain_in_the_transcript(
 
 def test_kernel_html_in_output_is_text(asubp: KernelSession) -> None:
     result = cell(asubp, f"%%asubp --wait\nprintf '%s\\n' '{HTML_PAYLOAD}'")
-    model_id = view_of_cell(asubp, result.msg_id)
+    model_id = asubp.view_model_id(result.msg_id)
     state = asubp.wait_for_widget_state(model_id, lambda s: s["ended"], 10, "end")
     assert view_lines(state) == [("stdout", HTML_PAYLOAD)]
     assert HTML_PAYLOAD in asubp.transcript(result.msg_id)
